@@ -1,0 +1,3 @@
+from rumbo.cli import main
+
+main()

@@ -1,0 +1,102 @@
+"""The append-only audit trail: who did what to which record, from where, when."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    """Every kind of audited event. New domains add theirs here, so the trail has one vocabulary."""
+
+    PERSON_CREATE = "person.create", _("Person registered")
+    PERSON_UPDATE = "person.update", _("Person updated")
+    PERSON_VIEW = "person.view", _("Person record viewed")
+    PERSON_SEARCH = "person.search", _("Person search")
+    PERSON_EXPORT = "person.export", _("Persons exported")
+    PERSON_ANONYMISE = "person.anonymise", _("Person anonymised")
+    PERSON_API_READ = "person.api_read", _("Person read through the API")
+    DOCUMENT_ADD = "document.add", _("Document added")
+    DOCUMENT_REMOVE = "document.remove", _("Document removed")
+    CONSENT_RECORD = "consent.record", _("Consent recorded")
+    AUDIT_VIEW = "audit.view", _("Audit trail viewed")
+    LOGIN = "auth.login", _("Logged in")
+    LOGIN_FAILED = "auth.login_failed", _("Failed login")
+    LOCKOUT = "auth.lockout", _("Account locked out")
+    LOGOUT = "auth.logout", _("Logged out")
+    TWO_FACTOR_ENROL = "auth.2fa_enrol", _("Two-factor authentication enrolled")
+    TWO_FACTOR_VERIFY = "auth.2fa_verify", _("Two-factor code verified")
+    TOKEN_CREATE = "auth.token_create", _("API token created")
+    OFFICE_CREATE = "office.create", _("Office created")
+    OFFICE_UPDATE = "office.update", _("Office updated")
+    MEMBERSHIP_GRANT = "membership.grant", _("Role granted")
+    MEMBERSHIP_REVOKE = "membership.revoke", _("Role revoked")
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise PermissionError("Audit events are append-only.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise PermissionError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One audited action. Rows are only ever inserted: the model, its queryset and database triggers refuse
+    updates and deletes (see migration 0002)."""
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_label = models.CharField(_("actor name"), max_length=150, blank=True)
+    office = models.ForeignKey(
+        "offices.Office",
+        verbose_name=_("office"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"], name="audit_object_idx"),
+            models.Index(fields=["office", "at"], name="audit_office_idx"),
+            models.Index(fields=["actor", "at"], name="audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+        )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError("Audit events are append-only.")

@@ -1,0 +1,67 @@
+"""Fixtures shared by every app's tests: the two-office world with named personas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_scopes import scopes_disabled
+
+from rumbo.geo.models import AdminArea
+from rumbo.lib.testing.factories import PASSWORD, OfficeFactory, UserFactory, member
+from rumbo.offices.models import Office, Role
+
+
+@pytest.fixture(autouse=True)
+def _unscoped_test_code(db: None) -> Iterator[None]:
+    """Test set-up and assertions run unscoped; requests through the client are scoped by the middleware."""
+    with scopes_disabled():
+        yield
+
+
+@dataclass
+class World:
+    conofam: Office
+    michoacan: Office
+    jalisco: Office
+    caseworker: Any  # OFAM Michoacán
+    admin: Any  # OFAM Michoacán office admin
+    auditor: Any  # OFAM Michoacán
+    coordinator: Any  # CONOFAM
+    trainer: Any  # OFAM Michoacán
+    jalisco_caseworker: Any
+    no_role: Any  # logged in, no membership
+
+    def client_for(self, user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    mich_state = AdminArea.objects.get(country="MX", level=1, code="16")
+    jal_state = AdminArea.objects.get(country="MX", level=1, code="14")
+    conofam = OfficeFactory(name="CONOFAM", code="conofam", kind=Office.Kind.CONOFAM)
+    michoacan = OfficeFactory(name="OFAM Michoacán", code="ofam-mich", parent=conofam, location=mich_state)
+    jalisco = OfficeFactory(name="OFAM Jalisco", code="ofam-jal", parent=conofam, location=jal_state)
+    return World(
+        conofam=conofam,
+        michoacan=michoacan,
+        jalisco=jalisco,
+        caseworker=member(michoacan, Role.CASEWORKER, username="lucia"),
+        admin=member(michoacan, Role.OFFICE_ADMIN, username="admin-mich"),
+        auditor=member(michoacan, Role.AUDITOR, username="auditora"),
+        coordinator=member(conofam, Role.COORDINATOR, username="coord"),
+        trainer=member(michoacan, Role.TRAINER, username="trainer"),
+        jalisco_caseworker=member(jalisco, Role.CASEWORKER, username="jorge"),
+        no_role=UserFactory(username="nadie"),
+    )
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD

@@ -1,0 +1,25 @@
+"""Navigation entries by module and role, for the base template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from rumbo.offices.permissions import Perm, active_memberships, offices_with_perm
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "nav_memberships": []}
+    items: list[dict[str, Any]] = []
+    if offices_with_perm(user, Perm.VIEW_PERSON):
+        items.append({"label": _("People"), "url": reverse("people:search"), "key": "people"})
+    if offices_with_perm(user, Perm.VIEW_OFFICE):
+        items.append({"label": _("Offices"), "url": reverse("offices:list"), "key": "offices"})
+    if offices_with_perm(user, Perm.VIEW_AUDIT):
+        items.append({"label": _("Audit"), "url": reverse("audit:list"), "key": "audit"})
+    return {"nav_items": items, "nav_memberships": active_memberships(user)}

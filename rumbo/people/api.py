@@ -1,0 +1,5 @@
+"""API routes of the people app (mounted under /api/v1/)."""
+
+from django.urls import path
+
+urlpatterns: list = []

@@ -1,0 +1,118 @@
+"""Search tokens: what makes a person findable by name, document or phone, accent- and case-insensitively.
+
+Tokens are stored in ``SearchToken`` and matched by prefix through a B-tree index, so search stays fast
+at millions of persons on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+
+from rumbo.lib.text import fold, prefix_upper_bound
+from rumbo.lib.text import tokens as text_tokens
+
+MAX_TOKEN = 40
+_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def document_token(number: str) -> str:
+    """Folded alphanumerics of a document number ("GOHM-800101…" → "gohm800101…")."""
+    return _ALNUM.sub("", fold(number))[:MAX_TOKEN]
+
+
+def phone_tokens(e164: str) -> list[str]:
+    """Digits of the number with and without the country code, so both ways of typing it find it."""
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", e164)
+    out = [digits]
+    try:
+        parsed = phonenumbers.parse(e164, None)
+        national = str(parsed.national_number)
+        if national != digits:
+            out.append(national)
+    except phonenumbers.NumberParseException:
+        pass
+    return out
+
+
+def name_tokens(*names: str) -> list[str]:
+    out: dict[str, None] = {}
+    for name in names:
+        for word in text_tokens(name):
+            out.setdefault(word[:MAX_TOKEN], None)
+    return list(out)
+
+
+def person_tokens(
+    *,
+    given_names: str,
+    first_surname: str,
+    second_surname: str = "",
+    aliases: Iterable[tuple[str, str]] = (),
+    documents: Iterable[str] = (),
+    phones: Iterable[str] = (),
+) -> Iterator[tuple[str, str]]:
+    """(token, kind) pairs for one person; kinds as in ``SearchToken.Kind``."""
+    seen: set[str] = set()
+    alias_names = [part for pair in aliases for part in pair]
+    for tok in name_tokens(given_names, first_surname, second_surname, *alias_names):
+        if tok not in seen:
+            seen.add(tok)
+            yield tok, "n"
+    for number in documents:
+        tok = document_token(number)
+        if tok and tok not in seen:
+            seen.add(tok)
+            yield tok, "d"
+    for e164 in phones:
+        for tok in phone_tokens(e164):
+            if tok and tok not in seen:
+                seen.add(tok)
+                yield tok, "p"
+
+
+def reindex_person(person: Any) -> None:
+    """Rebuild the search tokens of ``person`` from its current names, aliases, documents and phones."""
+    from rumbo.people.models import SearchToken
+
+    SearchToken.objects.filter(person=person).delete()
+    if person.is_anonymised:
+        return
+    pairs = person_tokens(
+        given_names=person.given_names,
+        first_surname=person.first_surname,
+        second_surname=person.second_surname,
+        aliases=[(a.given_names, a.surnames) for a in person.aliases.all()],
+        documents=[d.number for d in person.documents.all()],
+        phones=[p.e164 for p in person.phones.all()],
+    )
+    SearchToken.objects.bulk_create(
+        [SearchToken(person=person, office_id=person.office_id, token=t, kind=k) for t, k in pairs]
+    )
+
+
+def prefix_q(field: str, prefix: str) -> Q:
+    """A filter for ``field`` starting with ``prefix`` that uses a B-tree index on every database.
+
+    SQLite's LIKE is case-insensitive and cannot use a plain index, so it gets a range; PostgreSQL gets
+    LIKE 'prefix%', served by the text_pattern_ops index.
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__startswith": prefix})
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix_upper_bound(prefix)})
+
+
+def query_tokens(query: str) -> list[str]:
+    """Tokens to look for: the folded words of the query, plus the whole query as a document/phone token
+    when it looks like one (so "+52 443 123 4567" and "GOHM-800101" are found)."""
+    words = name_tokens(query)
+    compact = document_token(query)
+    if len(words) > 1 and len(compact) >= 7 and any(ch.isdigit() for ch in compact):
+        return [compact]
+    return [w for w in words if w][:6]

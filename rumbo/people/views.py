@@ -1,0 +1,11 @@
+"""Views of the people app."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("")

@@ -1,0 +1,37 @@
+"""Root URLs. Each app owns its UI routes (``<app>/urls.py``) and API routes (``<app>/api.py``)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from django.views.i18n import set_language
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from rumbo.offices import views as office_views
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("", include("rumbo.offices.api")),
+    path("", include("rumbo.geo.api")),
+    path("", include("rumbo.people.api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", office_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("accounts/", include("rumbo.accounts.urls")),
+    path("offices/", include("rumbo.offices.urls")),
+    path("people/", include("rumbo.people.urls")),
+    path("audit/", include("rumbo.audit.urls")),
+    path("geo/", include("rumbo.geo.urls")),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
