@@ -145,7 +145,9 @@ AXES_VERBOSE = False
 
 # Idle sessions end after RUMBO_SESSION_IDLE_MINUTES; the cookie is refreshed on every request.
 SESSION_IDLE_MINUTES = env_int("RUMBO_SESSION_IDLE_MINUTES", 30)
-SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# The cookie outlives the idle limit (SessionIdleTimeoutMiddleware enforces that), so the server can still
+# recognise an idle-expired session and tell the user why they have to log in again.
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60 + 12 * 3600
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -181,7 +183,7 @@ OTP_TOTP_ISSUER = "Rumbo"
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Spanish")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [Path(env_str("RUMBO_LOCALE_DIR", str(BASE_DIR / "locale")))]
 USE_I18N = True
 TIME_ZONE = env_str("TIME_ZONE", "America/Mexico_City")
 USE_TZ = True
@@ -237,3 +239,10 @@ LOGGING = {
 # --- Rumbo ----------------------------------------------------------------------------------------
 RUMBO_SEARCH_PAGE_SIZE = 25
 RUMBO_DEMO_PASSWORD = env_str("RUMBO_DEMO_PASSWORD", "rumbo-demo-2026")
+
+# --- API schema: names of enums that share a field name ("kind") in several components ---------------
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "OfficeKindEnum": "rumbo.offices.models.Office.Kind",
+    "DocumentKindEnum": "rumbo.people.models.DocumentKind",
+    "PhoneKindEnum": "rumbo.people.models.Phone.Kind",
+}

@@ -6,3 +6,8 @@ class AccountsConfig(AppConfig):
     name = "rumbo.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from rumbo.accounts import receivers
+
+        receivers.connect()

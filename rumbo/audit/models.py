@@ -30,23 +30,34 @@ class Action(models.TextChoices):
     TWO_FACTOR_ENROL = "auth.2fa_enrol", _("Two-factor authentication enrolled")
     TWO_FACTOR_VERIFY = "auth.2fa_verify", _("Two-factor code verified")
     TOKEN_CREATE = "auth.token_create", _("API token created")
+    TOKEN_REVOKE = "auth.token_revoke", _("API token revoked")
+    TWO_FACTOR_DISABLE = "auth.2fa_disable", _("Two-factor authentication disabled")
+    TWO_FACTOR_BACKUP_CODES = "auth.2fa_backup_codes", _("Two-factor backup codes generated")
+    PASSWORD_CHANGE = "auth.password_change", _("Password changed")
+    ADMIN_CREATE = "auth.admin_create", _("Platform administrator created")
     OFFICE_CREATE = "office.create", _("Office created")
     OFFICE_UPDATE = "office.update", _("Office updated")
     MEMBERSHIP_GRANT = "membership.grant", _("Role granted")
     MEMBERSHIP_REVOKE = "membership.revoke", _("Role revoked")
+    DEMO_GENERATE = "demo.generate", _("Demo data generated")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise PermissionError("Audit events are append-only.")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise PermissionError("Audit events are append-only.")
 
 
 class AuditEvent(models.Model):
     """One audited action. Rows are only ever inserted: the model, its queryset and database triggers refuse
-    updates and deletes (see migration 0002)."""
+    updates and deletes (see migration 0002).
+
+    ``actor`` and ``office`` are references without database constraints and with ``DO_NOTHING``: deleting a
+    user or an office must neither cascade into the trail nor try to null the reference (an UPDATE that the
+    triggers refuse). ``actor_label`` keeps the username as it was.
+    """
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -54,7 +65,7 @@ class AuditEvent(models.Model):
         verbose_name=_("actor"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )
@@ -64,7 +75,7 @@ class AuditEvent(models.Model):
         verbose_name=_("office"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )

@@ -10,7 +10,8 @@ class AdminArea(models.Model):
     """One administrative unit of a country: level 1 (state, department) or level 2 (municipality).
 
     ``code`` is the national statistical code (INEGI CVEGEO for Mexico, INE for Honduras and Guatemala,
-    FIPS for US states; the ISO 3166-2 suffix where no national code was found). Provenance: geo/data/SOURCES.md.
+    FIPS for US states; the ISO 3166-2 suffix where no national code was found).
+    Provenance: geo/data/SOURCES.md.
     """
 
     class Level(models.IntegerChoices):
@@ -46,7 +47,7 @@ class AdminArea(models.Model):
         indexes = [models.Index(fields=["country", "level", "name_folded"], name="geo_area_lookup")]
 
     def __str__(self) -> str:
-        if self.level == self.Level.MUNICIPALITY and self.parent_id is not None:
+        if self.level == self.Level.MUNICIPALITY and self.parent is not None:
             return f"{self.name}, {self.parent.name}"
         return self.name
 

@@ -1,4 +1,5 @@
-"""Offices of the network (OFAM, CONOFAM, consulates, ministries, programmes, partners) and who works in them."""
+"""Offices of the network (OFAM, CONOFAM, consulates, ministries, programmes, partners) and who works
+in them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def validate_timezone(value: str) -> None:
 
 class Office(models.Model):
     """An office that owns records. Offices form a tree: CONOFAM above the state OFAMs, a foreign ministry
-    above its consulates. ``jurisdiction`` lists the areas it serves (for a consulate: its consular district)."""
+    above its consulates. ``jurisdiction`` lists the areas it serves (for a consulate: its consular
+    district)."""
 
     class Kind(models.TextChoices):
         OFAM = "ofam", _("State migrant-assistance office (OFAM)")

@@ -17,6 +17,7 @@ from rumbo.offices.models import Membership, Office, Role
 
 class Perm(StrEnum):
     VIEW_OFFICE = "offices.view_office"
+    CHANGE_OFFICE = "offices.change_office"
     MANAGE_MEMBERS = "offices.manage_members"
     VIEW_PERSON = "people.view_person"
     ADD_PERSON = "people.add_person"
@@ -34,6 +35,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.OFFICE_ADMIN: frozenset(
         {
             Perm.VIEW_OFFICE,
+            Perm.CHANGE_OFFICE,
             Perm.MANAGE_MEMBERS,
             *_WRITE_PEOPLE,
             Perm.ANONYMISE_PERSON,

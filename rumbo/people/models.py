@@ -6,10 +6,25 @@ outside an office scope raises instead of leaking another office's people.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
+
+# django-scopes builds its manager classes inside a function; named module-level subclasses let Django's
+# migrations and django-stubs' mypy plugin resolve them.
+_OfficeScoped: Any = type(ScopedManager(office="office"))
+_PersonScoped: Any = type(ScopedManager(office="person__office"))
+
+
+class OfficeScopedManager(_OfficeScoped):
+    """Default manager of models with an ``office`` field: queries need an active office scope."""
+
+
+class PersonScopedManager(_PersonScoped):
+    """Default manager of a person's child rows: scoped through the person's office."""
 
 
 class Sex(models.TextChoices):
@@ -78,7 +93,7 @@ class Person(models.Model):
         related_name="merged_from",
     )
 
-    objects = ScopedManager(office="office")
+    objects = OfficeScopedManager()
 
     class Meta:
         verbose_name = _("person")
@@ -111,7 +126,7 @@ class PersonChild(models.Model):
 
     person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE)
 
-    objects = ScopedManager(office="person__office")
+    objects = PersonScopedManager()
 
     class Meta:
         abstract = True
@@ -175,7 +190,7 @@ class DocumentKind(models.TextChoices):
 
 
 class Document(PersonChild):
-    """An identity document. ``flags`` lists checks that disagree with the person (e.g. CURP vs birth date)."""
+    """An identity document. ``flags`` lists checks that disagree with the person (CURP vs birth date…)."""
 
     kind = models.CharField(_("document type"), max_length=20, choices=DocumentKind.choices)
     number = models.CharField(_("number"), max_length=40)
@@ -391,7 +406,7 @@ class SearchToken(models.Model):
     token = models.CharField(max_length=40)
     kind = models.CharField(max_length=1, choices=Kind.choices)
 
-    objects = ScopedManager(office="office")
+    objects = OfficeScopedManager()
 
     class Meta:
         indexes = [

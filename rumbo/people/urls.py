@@ -1,3 +1,5 @@
+"""UI routes of the person registry (mounted at /people/)."""
+
 from django.urls import path
 
 from rumbo.people import views
@@ -6,4 +8,11 @@ app_name = "people"
 
 urlpatterns = [
     path("", views.search, name="search"),
+    path("new/", views.create, name="create"),
+    path("municipalities/", views.municipalities, name="municipalities"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
+    path("<int:pk>/anonymise/", views.anonymise, name="anonymise"),
+    path("<int:pk>/consent/", views.consent, name="consent"),
+    path("<int:pk>/household/", views.household, name="household"),
 ]

@@ -1,0 +1,68 @@
+"""Template filters of the person registry: names, approximate dates, countries and languages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from rumbo.people import validators
+from rumbo.people.models import DatePrecision
+
+register = template.Library()
+
+
+
+@register.filter
+def person_name(person: Any) -> str:
+    """The person's full name, or "Anonymised person #id"."""
+    if person is None:
+        return ""
+    if getattr(person, "anonymised_at", None) is not None:
+        return _("Anonymised person #%(id)s") % {"id": person.pk}
+    return str(person.full_name)
+
+
+@register.filter
+def birth_date(person: Any) -> str:
+    """The date of birth with only its known parts ("March 1985", "1985", "about 1985")."""
+    value = getattr(person, "birth_date", None)
+    if value is None:
+        return _("Not recorded")
+    precision = getattr(person, "birth_date_precision", DatePrecision.EXACT)
+    if precision == DatePrecision.MONTH:
+        return date_format(value, "YEAR_MONTH_FORMAT")
+    if precision == DatePrecision.YEAR:
+        return str(value.year)
+    if precision == DatePrecision.ESTIMATED:
+        return _("about %(year)s (estimated)") % {"year": value.year}
+    return date_format(value, "DATE_FORMAT")
+
+
+@register.filter
+def country_name(code: str) -> str:
+    return validators.country_name(code) if code else ""
+
+
+@register.filter
+def language_name(code: str) -> str:
+    return validators.language_name(code) if code else ""
+
+
+@register.filter
+def match_reason(reason: str) -> str:
+    labels = {
+        "curp": _("Same CURP"),
+        "document": _("Same document"),
+        "phone": _("Same phone"),
+        "name": _("Same name and birth year"),
+    }
+    return labels.get(reason, reason)
+
+
+@register.filter
+def curp_flag_labels(flags: list[str]) -> str:
+    """"date of birth, sex" for ["birth_date", "sex"]."""
+    return ", ".join(validators.curp_flag_labels(flags or []))

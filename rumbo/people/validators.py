@@ -1,0 +1,530 @@
+"""Validation of person data, shared by forms, DRF serializers and services.
+
+Every function raises :class:`django.core.exceptions.ValidationError` with a translated message (and a stable
+``code``) and returns the value in its canonical form, so callers store what the validator returns.
+Serializers can call them directly: DRF turns a Django ``ValidationError`` raised inside ``validate_<field>``
+into a field error when wrapped with :func:`rest_framework.fields.get_error_detail` or re-raised.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pycountry
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.mx import curp as stdnum_curp
+
+from rumbo.lib.text import fold
+
+# --- CURP ---------------------------------------------------------------------------------------------
+
+_STATES_CSV = Path(__file__).resolve().parent.parent / "geo" / "data" / "mx_states.csv"
+
+
+def _load_curp_state_codes() -> dict[str, str]:
+    """INEGI state code ("16") → CURP state code ("MN"), read from the shipped INEGI table at import."""
+    with _STATES_CSV.open(encoding="utf-8-sig", newline="") as fh:
+        return {row["cve_ent"]: row["curp_code"] for row in csv.DictReader(fh)}
+
+
+#: INEGI ``cve_ent`` → the two letters RENAPO writes in positions 12–13 of a CURP.
+CURP_STATE_BY_INEGI: dict[str, str] = _load_curp_state_codes()
+#: Positions 12–13 of the CURP of a person born abroad ("nacido en el extranjero").
+CURP_BORN_ABROAD = "NE"
+
+#: Flags written to ``Document.flags`` by :func:`curp_inconsistencies`, with their human labels.
+CURP_FLAG_LABELS: dict[str, Any] = {
+    "birth_date": _("date of birth"),
+    "sex": _("sex"),
+    "name": _("name"),
+    "birth_state": _("state of birth"),
+}
+
+# Given names RENAPO skips when the person has more than one (position 4 uses the next name).
+_SKIPPED_GIVEN_NAMES = frozenset({"maria", "ma", "jose", "j"})
+# Particles RENAPO skips at the start of compound surnames ("de la Cruz" → C).
+_SURNAME_PARTICLES = frozenset(
+    {"da", "das", "de", "del", "der", "di", "die", "dd", "el", "la", "los", "las", "le", "les", "mac", "mc",
+     "van", "von", "y"}
+)  # fmt: skip
+
+
+def validate_curp(value: str) -> str:
+    """A valid CURP in upper case without separators, or a ValidationError.
+
+    Format, date, sex letter, state code and check digit are checked with ``stdnum.mx.curp``. RENAPO also
+    issues CURPs with ``X`` in position 11 (non-binary), which stdnum does not know yet: those are checked
+    with the sex letter replaced and the check digit computed on the real value.
+    """
+    number = stdnum_curp.compact(str(value or ""))
+    try:
+        if len(number) == 18 and number[10] == "X":
+            stdnum_curp.validate(number[:10] + "H" + number[11:], validate_check_digits=False)
+            if number[-1] != stdnum_curp.calc_check_digit(number):
+                raise stdnum_exceptions.InvalidChecksum()
+        else:
+            stdnum_curp.validate(number)
+    except stdnum_exceptions.InvalidLength as exc:
+        raise ValidationError(_("A CURP has exactly 18 characters."), code="curp_length") from exc
+    except stdnum_exceptions.InvalidChecksum as exc:
+        raise ValidationError(
+            _("This CURP's check digit is wrong: check that every character was copied correctly."),
+            code="curp_checksum",
+        ) from exc
+    except stdnum_exceptions.ValidationError as exc:
+        raise ValidationError(
+            _(
+                "This is not a valid CURP "
+                "(4 letters, 6 digits of the birth date, sex, state, 5 more characters)."
+            ),
+            code="curp_format",
+        ) from exc
+    return number
+
+
+def curp_birth_date(curp: str) -> datetime.date:
+    """Birth date written in a (valid) CURP; position 17 tells the century (digit: 1900s, letter: 2000s)."""
+    return stdnum_curp.get_birth_date(curp)
+
+
+def _surname_initial(surname: str) -> str:
+    words = fold(surname.replace("ñ", "x").replace("Ñ", "X")).split()
+    while len(words) > 1 and words[0] in _SURNAME_PARTICLES:
+        words.pop(0)
+    return words[0][:1].upper() if words else ""
+
+
+def _given_name_initial(given_names: str) -> str:
+    words = fold(given_names.replace("ñ", "x").replace("Ñ", "X")).split()
+    while len(words) > 1 and words[0] in _SKIPPED_GIVEN_NAMES:
+        words.pop(0)
+    while len(words) > 1 and words[0] in _SURNAME_PARTICLES:
+        words.pop(0)
+    return words[0][:1].upper() if words else ""
+
+
+def _sex_letter(sex: str) -> str | None:
+    """The CURP letter for a ``Person.sex`` value; None when the sex was not recorded."""
+    return {"M": "H", "F": "M", "X": "X"}.get(sex)
+
+
+def curp_inconsistencies(
+    curp: str,
+    *,
+    given_names: str,
+    first_surname: str,
+    second_surname: str = "",
+    birth_date: datetime.date | None,
+    sex: str,
+    birth_place_state_code: str | None = None,
+    birth_date_precision: str = "day",
+    birth_country: str | None = None,
+) -> list[str]:
+    """Which of "birth_date", "sex", "name", "birth_state" a valid CURP contradicts (empty list: consistent).
+
+    What is compared, and how tolerantly:
+
+    * **name** — only position 1 (initial of the first surname, skipping particles such as "de la"; Ñ → X)
+      and position 4 (initial of the given name, skipping a leading MARÍA/MA./JOSÉ/J. when there is another
+      given name, as RENAPO does). Positions 2 (first internal vowel) and 3 (second surname) are *not*
+      compared: RENAPO replaces rude words there and registrars spell compound names inconsistently, so
+      they would flag too many good records. ``second_surname`` is accepted for a future stricter rule.
+    * **birth_date** — positions 5–10 (YYMMDD) with the century from position 17. Only the known parts of an
+      approximate date are compared: ``month`` precision compares year and month, ``year`` the year;
+      ``estimated`` dates (a guess from the person's age) are never compared. No date: not compared.
+    * **sex** — position 11: H (male), M (female), X (non-binary). Sex "not recorded" is not compared.
+    * **birth_state** — positions 12–13 against ``birth_place_state_code`` (the INEGI code of the Mexican
+      state of birth, e.g. "16"), or against "NE" (born abroad) when ``birth_country`` is given and is not
+      MX. Nothing known about the place of birth: not compared.
+
+    ``curp`` must already be valid (see :func:`validate_curp`).
+    """
+    curp = stdnum_curp.compact(curp)
+    out: list[str] = []
+    if birth_date is not None and birth_date_precision != "estimated":
+        written = curp_birth_date(curp)
+        if birth_date_precision == "year":
+            same = written.year == birth_date.year
+        elif birth_date_precision == "month":
+            same = (written.year, written.month) == (birth_date.year, birth_date.month)
+        else:
+            same = written == birth_date
+        if not same:
+            out.append("birth_date")
+    expected_sex = _sex_letter(sex)
+    if expected_sex is not None and curp[10] != expected_sex:
+        out.append("sex")
+    surname_letter, given_letter = _surname_initial(first_surname), _given_name_initial(given_names)
+    if (surname_letter and curp[0] != surname_letter) or (given_letter and curp[3] != given_letter):
+        out.append("name")
+    expected_state: str | None = None
+    if birth_place_state_code:
+        expected_state = CURP_STATE_BY_INEGI.get(birth_place_state_code)
+    elif birth_country and birth_country.upper() != "MX":
+        expected_state = CURP_BORN_ABROAD
+    if expected_state is not None and curp[11:13] != expected_state:
+        out.append("birth_state")
+    return out
+
+
+def curp_flag_labels(flags: Iterable[str]) -> list[str]:
+    """Human, translated labels of CURP flags ("date of birth", "sex"), in the order given."""
+    return [str(CURP_FLAG_LABELS.get(f, f)) for f in flags]
+
+
+# --- Honduran DNI -------------------------------------------------------------------------------------
+
+_HN_DNI = re.compile(r"^(\d{4})-?(\d{4})-?(\d{5})$")
+
+
+def validate_hn_dni(value: str) -> str:
+    """A structurally valid Honduran DNI as "DDMM-YYYY-NNNNN", or a ValidationError.
+
+    The DNI (13 digits) is the municipality where the birth was registered (department + municipality, as in
+    the INE/RNP code list loaded into ``geo.AdminArea``), the year of registration, and a 5-digit serial.
+    Accepted input: "0801-1990-12345", "0801199012345" or with spaces. There is no check digit to verify.
+    """
+    from rumbo.geo.models import AdminArea
+
+    compact = re.sub(r"[\s.]", "", str(value or ""))
+    match = _HN_DNI.match(compact)
+    if match is None:
+        raise ValidationError(
+            _("A Honduran DNI has 13 digits, written 0801-1990-12345 or 0801199012345."), code="dni_format"
+        )
+    municipality, year, serial = match.groups()
+    if not AdminArea.objects.filter(country="HN", level=2, code=municipality).exists():
+        raise ValidationError(
+            _("The first four digits of a Honduran DNI must be a Honduran municipality code (e.g. 0801)."),
+            code="dni_municipality",
+        )
+    if not 1900 <= int(year) <= timezone.localdate().year:
+        raise ValidationError(
+            _("Digits 5 to 8 of a Honduran DNI must be a year between 1900 and this year."), code="dni_year"
+        )
+    return f"{municipality}-{year}-{serial}"
+
+
+# --- Other documents ----------------------------------------------------------------------------------
+
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
+_MATRICULA = re.compile(r"^[A-Z0-9]{5,20}$")
+_CONSTANCIA = re.compile(r"^[A-Z0-9][A-Z0-9/\-]{3,39}$")
+_SEPARATORS = re.compile(r"[\s\-.]")
+
+
+def validate_passport(value: str) -> str:
+    """Passport number, lenient: 5–20 letters or digits once spaces, dashes and dots are removed (the
+    formats of all issuing countries differ; Mexico: 1 letter + 8 digits, Honduras: 1–2 letters + 7
+    digits). Returned upper-case without separators."""
+    number = _SEPARATORS.sub("", str(value or "")).upper()
+    if not _PASSPORT.match(number):
+        raise ValidationError(_("A passport number has 5 to 20 letters or digits."), code="passport_format")
+    return number
+
+
+def validate_matricula(value: str) -> str:
+    """Matrícula consular number, lenient: 5–20 letters or digits once separators are removed (current
+    high-security matrículas print 9–10 digits; older ones mix letters). Returned upper-case."""
+    number = _SEPARATORS.sub("", str(value or "")).upper()
+    if not _MATRICULA.match(number):
+        raise ValidationError(
+            _("A matrícula consular number has 5 to 20 letters or digits."), code="matricula_format"
+        )
+    return number
+
+
+def validate_inm_constancia(value: str) -> str:
+    """INM "constancia de recepción de mexicanos repatriados" folio, lenient: 4–40 characters of letters,
+    digits, "-" and "/" (folios differ between repatriation points), spaces removed, upper-case."""
+    number = re.sub(r"\s", "", str(value or "")).upper()
+    if not _CONSTANCIA.match(number):
+        raise ValidationError(
+            _("A constancia folio has 4 to 40 letters, digits, dashes or slashes."), code="constancia_format"
+        )
+    return number
+
+
+def validate_other_document(value: str) -> str:
+    """Any other document: 1–40 characters, surrounding spaces removed."""
+    number = str(value or "").strip()
+    if not number or len(number) > 40:
+        raise ValidationError(_("Enter a document number of at most 40 characters."), code="document_format")
+    return number
+
+
+def validate_document_number(kind: str, value: str) -> str:
+    """Validate ``value`` as a document of ``kind`` (a ``DocumentKind`` value); returns the canonical form."""
+    validators = {
+        "curp": validate_curp,
+        "passport": validate_passport,
+        "matricula": validate_matricula,
+        "inm_constancia": validate_inm_constancia,
+        "hn_dni": validate_hn_dni,
+        "other": validate_other_document,
+    }
+    if kind not in validators:
+        raise ValidationError(_("Choose a valid document type."), code="document_kind")
+    return validators[kind](value)
+
+
+# --- Phones -------------------------------------------------------------------------------------------
+
+
+def normalize_phone(value: str, default_region: str = "MX") -> str:
+    """The number in E.164 ("+524431234567"), or a ValidationError.
+
+    Numbers without a "+" are read as numbers of ``default_region``. Mexican mobiles typed the pre-2019 way
+    (044/045 or "+52 1" before the ten digits) are accepted and rewritten without the old prefix.
+    """
+    raw = str(value or "").strip()
+    if not raw:
+        raise ValidationError(_("Enter a phone number."), code="phone_required")
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            _(
+                "This is not a phone number. "
+                "Write it with its area code, e.g. 443 123 4567 or +1 310 555 1234."
+            ),
+            code="phone_format",
+        ) from exc
+    if not phonenumbers.is_valid_number(parsed) and parsed.country_code == 52:
+        national = str(parsed.national_number)
+        if len(national) == 11 and national.startswith("1"):
+            parsed = phonenumbers.parse("+52" + national[1:], None)
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(
+            _("This phone number does not exist in its country: check the digits and the country code."),
+            code="phone_invalid",
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_can_receive_sms(e164: str) -> bool:
+    """True when the number is a mobile (or may be one: Mexico and the US do not tell fixed and mobile
+    numbers apart)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+# --- Countries and languages --------------------------------------------------------------------------
+
+
+def validate_country(code: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-case ("mx" → "MX"), or a ValidationError."""
+    value = str(code or "").strip().upper()
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+        raise ValidationError(_("Choose a valid country."), code="country")
+    return value
+
+
+#: English and Spanish names of the languages most often met in Mexico and Central America. pycountry has
+#: no Spanish names for most Indigenous languages, and some ISO names are of one variety ("mix" is
+#: Mixtepec Mixtec): offices use the family name, so these labels say what caseworkers say. ``nah`` and
+#: ``oto`` are ISO 639-5 collective codes (Nahuatl, Otomian), accepted because no single ISO 639-3 code
+#: stands for "Náhuatl" or "Otomí" as people name them.
+COMMON_LANGUAGES: dict[str, tuple[str, str]] = {
+    "spa": ("Spanish", "Español"),
+    "eng": ("English", "Inglés"),
+    "nah": ("Nahuatl", "Náhuatl"),
+    "yua": ("Yucatec Maya", "Maya yucateco"),
+    "tzo": ("Tsotsil", "Tsotsil"),
+    "tzh": ("Tseltal", "Tseltal"),
+    "mix": ("Mixtec", "Mixteco"),
+    "zap": ("Zapotec", "Zapoteco"),
+    "oto": ("Otomi", "Otomí"),
+    "maz": ("Mazahua", "Mazahua"),
+    "tsz": ("Purépecha", "Purépecha (p'urhépecha)"),
+    "top": ("Totonac", "Totonaco"),
+    "ctu": ("Ch'ol", "Ch'ol"),
+    "toj": ("Tojolabal", "Tojolabal"),
+    "hch": ("Huichol (Wixárika)", "Huichol (wixárika)"),
+    "tar": ("Tarahumara (Rarámuri)", "Tarahumara (rarámuri)"),
+    "amu": ("Amuzgo", "Amuzgo"),
+    "tcf": ("Tlapanec (Me'phaa)", "Tlapaneco (me'phaa)"),
+    "mto": ("Mixe (Ayuuk)", "Mixe (ayuuk)"),
+    "maa": ("Mazatec", "Mazateco"),
+    "quc": ("K'iche'", "K'iche'"),
+    "kek": ("Q'eqchi'", "Q'eqchi'"),
+    "mam": ("Mam", "Mam"),
+    "cak": ("Kaqchikel", "Kaqchikel"),
+    "ixl": ("Ixil", "Ixil"),
+    "cab": ("Garifuna", "Garífuna"),
+    "miq": ("Miskito", "Misquito"),
+    "jic": ("Tol (Tolupan)", "Tol (tolupán)"),
+    "pay": ("Pech", "Pech"),
+    "ppl": ("Pipil (Nawat)", "Pipil (náhuat)"),
+    "fra": ("French", "Francés"),
+    "hat": ("Haitian Creole", "Criollo haitiano"),
+    "por": ("Portuguese", "Portugués"),
+}
+_COLLECTIVE_LANGUAGES = frozenset({"nah", "oto"})
+
+
+def validate_language(code: str) -> str:
+    """An ISO 639-3 language code, lower-case ("TZO" → "tzo"), or a ValidationError.
+
+    Also accepts the ISO 639-5 collective codes listed in :data:`COMMON_LANGUAGES` (``nah``, ``oto``).
+    """
+    value = str(code or "").strip().lower()
+    if len(value) == 3 and (value in _COLLECTIVE_LANGUAGES or pycountry.languages.get(alpha_3=value)):
+        return value
+    raise ValidationError(_("Choose a valid language (ISO 639-3 code, e.g. spa, tzo, cab)."), code="language")
+
+
+def _ui_language() -> str:
+    return (get_language() or "es").split("-")[0]
+
+
+@cache
+def _pycountry_gettext(domain: str, lang: str) -> Any:
+    import gettext
+
+    return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True).gettext
+
+
+def language_name(code: str) -> str:
+    """Name of a language in the UI language: the hand-written names first, then pycountry's translation."""
+    lang = _ui_language()
+    if code in COMMON_LANGUAGES:
+        english, spanish = COMMON_LANGUAGES[code]
+        return spanish if lang == "es" else english
+    record = pycountry.languages.get(alpha_3=code)
+    if record is None:
+        return code
+    return str(_pycountry_gettext("iso639-3", lang)(record.name))
+
+
+def language_choices(*, full: bool = False) -> list[tuple[str, str]]:
+    """(code, name) pairs for pickers, names in the UI language.
+
+    By default the common languages of Mexico and Central America (Spanish and English first, then by
+    name); ``full=True`` appends every living ISO 639-3 language.
+    """
+    common = [(c, language_name(c)) for c in COMMON_LANGUAGES]
+    choices = common[:2] + sorted(common[2:], key=lambda pair: fold(pair[1]))
+    if full:
+        rest = [
+            (lang.alpha_3, language_name(lang.alpha_3))
+            for lang in pycountry.languages
+            if getattr(lang, "type", "") == "L" and lang.alpha_3 not in COMMON_LANGUAGES
+        ]
+        choices += sorted(rest, key=lambda pair: fold(pair[1]))
+    return choices
+
+
+def country_name(code: str) -> str:
+    """Name of an ISO 3166-1 alpha-2 country in the UI language (pycountry's translations)."""
+    record = pycountry.countries.get(alpha_2=code)
+    if record is None:
+        return code
+    return str(_pycountry_gettext("iso3166-1", _ui_language())(record.name))
+
+
+#: Countries listed first in country pickers.
+COMMON_COUNTRIES = ("MX", "US", "GT", "HN", "SV", "NI", "CU", "HT", "VE", "CO", "EC", "CA")
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(alpha-2, name) pairs in the UI language: the countries of the region first, then all by name."""
+    first = [(c, country_name(c)) for c in COMMON_COUNTRIES]
+    rest = sorted(
+        (
+            (c.alpha_2, country_name(c.alpha_2))
+            for c in pycountry.countries
+            if c.alpha_2 not in COMMON_COUNTRIES
+        ),
+        key=lambda pair: fold(pair[1]),
+    )
+    return first + rest
+
+
+# --- Dates of birth -----------------------------------------------------------------------------------
+
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+
+def validate_birth_date(value: datetime.date | None, precision: str = "day") -> datetime.date | None:
+    """A plausible date of birth, with the unknown parts set to 1 as ``DatePrecision`` says, or None.
+
+    Not in the future (today in the current time zone), not before 1900. ``month`` precision keeps year and
+    month (day → 1); ``year`` keeps the year (1 January); ``day`` and ``estimated`` keep the date as given.
+    """
+    if value is None:
+        return None
+    if precision not in ("day", "month", "year", "estimated"):
+        raise ValidationError(_("Choose how precise the date of birth is."), code="birth_precision")
+    if value > timezone.localdate():
+        raise ValidationError(_("The date of birth cannot be in the future."), code="birth_future")
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValidationError(_("The date of birth cannot be before 1900."), code="birth_too_early")
+    if precision == "month":
+        return value.replace(day=1)
+    if precision == "year":
+        return value.replace(month=1, day=1)
+    return value
+
+
+def birth_date_from_age(age: int, *, today: datetime.date | None = None) -> datetime.date:
+    """An estimated date of birth (1 January) for someone who says they are ``age`` years old."""
+    if not 0 <= age <= 120:
+        raise ValidationError(_("Enter an age between 0 and 120."), code="age_range")
+    today = today or timezone.localdate()
+    return datetime.date(today.year - age, 1, 1)
+
+
+# --- Error shapes -------------------------------------------------------------------------------------
+
+
+def error_tree(error: ValidationError) -> dict[str, Any]:
+    """Turn a ValidationError with dotted keys ("phones.1.number") into nested dicts and lists.
+
+    ``{"phones.1.number": ["…"]}`` → ``{"phones": [{}, {"number": ["…"]}]}``, the shape DRF uses for nested
+    serializers. Errors without a field go under ``"non_field_errors"``.
+    """
+    tree: dict[str, Any] = {}
+    messages: Mapping[str, list[str]] = (
+        error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+    )
+    for key, msgs in messages.items():
+        parts = key.split(".") if key != "__all__" else ["non_field_errors"]
+        node: Any = tree
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = parts[i + 1] if not last else None
+            if isinstance(node, list):
+                idx = int(part)
+                while len(node) <= idx:
+                    node.append({})
+                if last:
+                    node[idx] = list(msgs)
+                else:
+                    if nxt is not None and nxt.isdigit() and not isinstance(node[idx], list):
+                        node[idx] = node[idx] or []
+                    node = node[idx]
+            else:
+                if last:
+                    node[part] = list(msgs)
+                else:
+                    default: Any = [] if nxt is not None and nxt.isdigit() else {}
+                    node = node.setdefault(part, default)
+    return tree

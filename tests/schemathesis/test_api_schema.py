@@ -1,0 +1,111 @@
+"""A bounded schemathesis run against Rumbo's live OpenAPI schema, in-process through the WSGI app.
+
+Every operation of ``/api/v1/schema/`` is exercised with generated requests, valid and invalid
+(schemathesis's positive and negative modes), as a caseworker of OFAM Michoacán holding an API token, with
+persons in their office and in OFAM Jalisco. Checks: no server error, every status code documented,
+response bodies and content types as the schema says.
+
+Bounded and reproducible: at most ``MAX_EXAMPLES`` requests per operation and mode, derandomised.
+Schemathesis's own pytest plugin (``schemathesis.pytest.from_fixture``) is not used: it relies on pytest
+internals that pytest 9.2 renamed, so the operations are driven with Hypothesis directly, one subtest each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django_scopes import scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from rumbo.geo.models import AdminArea
+from rumbo.lib.testing.factories import OfficeFactory, member
+from rumbo.offices.models import Role
+from rumbo.people.tests.utils import make_person
+
+MAX_EXAMPLES = 20
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXPECTED_OPERATIONS = {
+    "areas_list",
+    "areas_retrieve",
+    "offices_list",
+    "offices_retrieve",
+    "persons_list",
+    "persons_create",
+    "persons_retrieve",
+    "persons_partial_update",
+    "persons_anonymise",
+}
+
+
+@pytest.fixture
+def in_process_requests() -> Iterator[None]:
+    """Keep the test's database connection (and its transaction) across in-process requests.
+
+    Django closes stale connections when a request starts and ends; inside a test that would end the test
+    transaction. Django's own test client disconnects the same handlers.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db: None, in_process_requests: None) -> str:
+    """Two offices with persons; the API token of a caseworker of OFAM Michoacán."""
+    with scopes_disabled():
+        mich_state = AdminArea.objects.get(country="MX", level=1, code="16")
+        conofam = OfficeFactory(name="CONOFAM", code="conofam")
+        michoacan = OfficeFactory(name="OFAM Michoacán", code="ofam-mich", parent=conofam, location=mich_state)
+        jalisco = OfficeFactory(name="OFAM Jalisco", code="ofam-jal", parent=conofam)
+        caseworker = member(michoacan, Role.CASEWORKER, username="lucia")
+        jalisco_caseworker = member(jalisco, Role.CASEWORKER, username="jorge")
+        make_person(caseworker, michoacan)
+        make_person(caseworker, michoacan, given_names="Ana", sex="F", documents=[], phones=[])
+        make_person(jalisco_caseworker, jalisco, given_names="Rosa", sex="F", documents=[], phones=[])
+        return Token.objects.create(user=caseworker).key
+
+
+def test_api_conforms_to_its_schema(token: str, subtests: Any) -> None:
+    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.definition.raw["operationId"] for op in operations} == EXPECTED_OPERATIONS
+    headers = {"Authorization": f"Token {token}"}
+
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            with subtests.test(operation=operation.label, mode=mode.value):
+
+                @given(case=operation.as_strategy(generation_mode=mode))
+                @settings(
+                    max_examples=MAX_EXAMPLES,
+                    deadline=None,
+                    derandomize=True,
+                    database=None,
+                    suppress_health_check=list(HealthCheck),
+                )
+                def run(case: Any) -> None:
+                    case.call_and_validate(headers=headers, checks=CHECKS)
+
+                run()
