@@ -9,7 +9,6 @@ from django.http import HttpRequest
 
 from rumbo.audit.models import AuditEvent
 
-
 _FIELDS: tuple[str, ...] = (
     "at",
     "actor",

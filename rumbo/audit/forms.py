@@ -31,6 +31,7 @@ class AuditFilterForm(forms.Form):
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, offices: list[Office], **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         widget = self.fields["office_id"].widget
         assert isinstance(widget, forms.Select)

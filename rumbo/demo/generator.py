@@ -19,6 +19,7 @@ tokens with ``person_tokens`` itself. It is slower and meant for thousands, not 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import random
 import time
@@ -35,13 +36,14 @@ from rumbo.demo.identity import (
     DIFFERENTIATORS_1900,
     DIFFERENTIATORS_2000,
     INCONVENIENT,
+    VALUE,
     check_digit,
     first_surname_part,
     given_name_part,
     second_surname_part,
     weighted_sum,
 )
-from rumbo.demo.writers import Row, Writer
+from rumbo.demo.writers import Row, Writer, bulk_load
 from rumbo.geo.loader import DATA_DIR
 from rumbo.geo.models import AdminArea
 from rumbo.lib.text import tokens as fold_tokens
@@ -84,7 +86,8 @@ CONSENT_TEXT_SHA256 = hashlib.sha256(b"Rumbo demo consent text, version demo-202
 
 class Sampler(Generic[T]):
     """Weighted random choice by table lookup: ``table[getrandbits(16)]``. Every item with a positive weight
-    gets at least one of the 65,536 slots, so the rarest names still occur."""
+    gets at least one of the 65,536 slots, so the rarest names still occur. (The table need not be shuffled:
+    the random index already makes every slot equally likely.)"""
 
     __slots__ = ("items", "table")
 
@@ -98,7 +101,6 @@ class Sampler(Generic[T]):
             table.extend([item] * count)
         while len(table) < SLOTS:  # rounding: pad with the commonest item
             table.append(items[max(range(len(items)), key=lambda i: weights[i])])
-        random.Random(len(items)).shuffle(table)
         self.items = list(items)
         self.table = table[:SLOTS]
 
@@ -112,20 +114,33 @@ class Name:
     initial: str  # given name: 1 letter; surname: first letter + inner vowel (as first surname)
     second_initial: str  # surname used as second surname: 1 letter
     consonant: str
+    # Check-digit contributions of this name's CURP letters: as given name (positions 4 and 16) or as
+    # first surname (1, 2 and 14); ``sum_second`` as second surname (3 and 15).
+    sum_first: int
+    sum_second: int
 
 
-NO_NAME = Name("", (), "X", "X", "X")
+NO_NAME = Name("", (), "X", "X", "X", 0, weighted_sum("X", 2) + weighted_sum("X", 14))
 
 
 def _given(text: str) -> Name:
     part = given_name_part(text)
-    return Name(text, tuple(t[:MAX_TOKEN] for t in fold_tokens(text)), part.initial, "", part.consonant)
+    weight = weighted_sum(part.initial, 3) + weighted_sum(part.consonant, 15)
+    return Name(
+        text, tuple(t[:MAX_TOKEN] for t in fold_tokens(text)), part.initial, "", part.consonant, weight, 0
+    )
 
 
 def _surname(text: str) -> Name:
     first, second = first_surname_part(text), second_surname_part(text)
     return Name(
-        text, tuple(t[:MAX_TOKEN] for t in fold_tokens(text)), first.initial, second.initial, first.consonant
+        text,
+        tuple(t[:MAX_TOKEN] for t in fold_tokens(text)),
+        first.initial,
+        second.initial,
+        first.consonant,
+        weighted_sum(first.initial, 0) + weighted_sum(first.consonant, 13),
+        weighted_sum(second.initial, 2) + weighted_sum(second.consonant, 14),
     )
 
 
@@ -190,6 +205,23 @@ class Place:
     lat: float | None
     lon: float | None
     area_codes: tuple[str, ...] = ()
+    # Share of people born here who speak an Indigenous language, and which ones.
+    language_share: float = 0.0
+    languages: tuple[str, ...] = ()
+
+    @classmethod
+    def make(cls, *args: Any, **kwargs: Any) -> Place:
+        place = cls(*args, **kwargs)
+        share = 0.0
+        spoken: tuple[str, ...] = ()
+        if place.country == "MX" and place.state in N.INDIGENOUS_BY_STATE:
+            share, spoken = (
+                N.INDIGENOUS_BY_STATE[place.state][0],
+                tuple(N.INDIGENOUS_BY_STATE[place.state][1]),
+            )
+        elif place.country == "HN" and place.state in N.GARIFUNA_DEPARTMENTS:
+            share, spoken = 0.3, ("cab",)
+        return dataclasses.replace(place, language_share=share, languages=spoken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +353,7 @@ class Catalog:
         self.mx_munis: list[tuple[Place, int]] = []
         for a in mx:
             state = a.parent.code if a.parent else a.code[:2]
-            place = Place(
+            place = Place.make(
                 a.id,
                 "MX",
                 state,
@@ -335,7 +367,7 @@ class Catalog:
         hn = AdminArea.objects.filter(country="HN", level=2).select_related("parent")
         self.hn_munis: list[tuple[Place, int]] = [
             (
-                Place(a.id, "HN", a.parent.code if a.parent else a.code[:2], a.code, "NE", None, None),
+                Place.make(a.id, "HN", a.parent.code if a.parent else a.code[:2], a.code, "NE", None, None),
                 # Department capitals (municipality 01) are larger.
                 6 if a.code.endswith("01") else 1,
             )
@@ -486,12 +518,10 @@ class Catalog:
 
 
 class _CurpSums:
-    """Check-digit contributions, cached per distinct piece (there are few distinct name letter groups)."""
+    """Check-digit contributions of the sex letter + state code (cached) and of the differentiator."""
 
     def __init__(self) -> None:
-        self.head: dict[str, int] = {}
         self.middle: dict[str, int] = {}
-        self.consonants: dict[str, int] = {}
         self.differentiator = {ch: weighted_sum(ch, 16) for ch in DIFFERENTIATORS_1900 + DIFFERENTIATORS_2000}
 
 
@@ -499,7 +529,11 @@ class _CurpSums:
 class Stats:
     persons: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent generating, per table, committing
     seconds: float = 0.0
+
+    def add(self, what: str, since: float) -> None:
+        self.timings[what] = self.timings.get(what, 0.0) + time.perf_counter() - since
 
     @property
     def rate(self) -> float:
@@ -603,14 +637,11 @@ class PersonGenerator:
         # Languages: Indigenous languages by birth state or department.
         language = "spa"
         other_languages: tuple[str, ...] = ()
-        indigenous = N.INDIGENOUS_BY_STATE.get(birth.state) if birth.country == "MX" else None
-        if indigenous is not None and rnd() < indigenous[0]:
-            spoken = indigenous[1]
+        if birth.language_share and rnd() < birth.language_share:
+            spoken = birth.languages
             other_languages = (spoken[bits(8) % len(spoken)],)
-        elif birth.country == "HN" and birth.state in N.GARIFUNA_DEPARTMENTS and rnd() < 0.3:
-            other_languages = ("cab",)
-        if other_languages and rnd() < 0.3:
-            language = other_languages[0]
+            if rnd() < 0.3:
+                language = other_languages[0]
 
         fast = not self.rich  # rich mode builds the tokens with person_tokens() at the end instead
         tokens = out.tokens
@@ -637,16 +668,19 @@ class PersonGenerator:
         # Phone: local numbers where the person lives; some Hondurans keep their Honduran number.
         phone: str | None = None
         if rnd() < 0.92:
+            r = bits(28)
             if origin.key == "hn" and rnd() < 0.4:
-                national = N.HN_MOBILE_FIRST_DIGITS[bits(8) % 3] + f"{bits(24) % 10_000_000:07d}"
                 country_code = "504"
+                national = "389"[r % 3] + _D3[(r >> 2) % 1000] + _D4[(r >> 12) % 10000]
             else:
                 codes = home.area_codes
                 area = codes[bits(8) % len(codes)]
-                digits = 10 - len(area)
-                national = area + f"{bits(34) % 10**digits:0{digits}d}"
+                if len(area) == 3:
+                    national = area + _D3[r % 1000] + _D4[(r >> 10) % 10000]
+                else:
+                    national = area + _D4[r % 10000] + _D4[(r >> 14) % 10000]
                 country_code = "1" if home.country == "US" else "52"
-            phone = f"+{country_code}{national}"
+            phone = "+" + country_code + national
             out.phones.append((pid, phone, "mobile", rnd() < 0.7, True))
             if fast:
                 tokens.append((country_code + national, pid, office_id, "p"))
@@ -654,15 +688,12 @@ class PersonGenerator:
 
         # Address near the municipal seat (or in Los Angeles).
         if home_text is None:
-            if home.country == "US":
-                home_text = f"{100 + bits(12)} {N.US_STREETS[bits(8) % len(N.US_STREETS)]}, Los Angeles"
-            else:
-                home_text = (
-                    f"Calle {N.STREETS[bits(8) % len(N.STREETS)]} {1 + bits(9)}, "
-                    f"Col. {N.NEIGHBOURHOODS[bits(8) % len(N.NEIGHBOURHOODS)]}"
-                )
-        lat = home.lat + (rnd() - 0.5) * 0.04 if home.lat is not None else None
-        lon = home.lon + (rnd() - 0.5) * 0.04 if home.lon is not None else None
+            home_text = _US_ADDRESSES[bits(10)] if home.country == "US" else _MX_ADDRESSES[bits(12)]
+        if home.lat is not None and home.lon is not None:
+            lat: float | None = home.lat + (rnd() - 0.5) * 0.04
+            lon: float | None = home.lon + (rnd() - 0.5) * 0.04
+        else:
+            lat = lon = None
         out.addresses.append((pid, home.country, home.area_id, home_text, lat, lon, True, stamp))
 
         for country in origin.nationalities:
@@ -719,23 +750,19 @@ class PersonGenerator:
 
     def _curp(self, given: Name, first: Name, second: Name, day: Day, sex: str, state: str) -> str:
         head = first.initial + second.second_initial + given.initial
+        total = first.sum_first + second.sum_second + given.sum_first + day.curp_sum
         if head in INCONVENIENT:
+            total += (VALUE["X"] - VALUE[head[1]]) * 17  # position 2 weighs 17
             head = head[0] + "X" + head[2:]
         middle = ("H" if sex == "M" else "M") + state
         consonants = first.consonant + second.consonant + given.consonant
         diffs = DIFFERENTIATORS_1900 if day.year < 2000 else DIFFERENTIATORS_2000
         diff = diffs[self.rng.getrandbits(8) % len(diffs)]
         sums = self.sums
-        h = sums.head.get(head)
-        if h is None:
-            h = sums.head[head] = weighted_sum(head, 0)
         m = sums.middle.get(middle)
         if m is None:
             m = sums.middle[middle] = weighted_sum(middle, 10)
-        c = sums.consonants.get(consonants)
-        if c is None:
-            c = sums.consonants[consonants] = weighted_sum(consonants, 13)
-        total = h + day.curp_sum + m + c + sums.differentiator[diff]
+        total += m + sums.differentiator[diff]
         curp = f"{head}{day.yymmdd}{middle}{consonants}{diff}{(10 - total % 10) % 10}"
         if self.rich:
             if curp in self.curps:  # a homonym born the same day in the same state: next differentiator
@@ -923,6 +950,18 @@ class PersonGenerator:
         return len(members)
 
 
+def _address_pool(size: int, make: Callable[[random.Random], str]) -> list[str]:
+    rng = random.Random(size)
+    return [make(rng) for _ in range(size)]
+
+
+_D3 = [f"{i:03d}" for i in range(1000)]
+_D4 = [f"{i:04d}" for i in range(10000)]
+_MX_ADDRESSES = _address_pool(
+    4096,
+    lambda r: f"Calle {r.choice(N.STREETS)} {r.randint(1, 999)}, Col. {r.choice(N.NEIGHBOURHOODS)}",
+)
+_US_ADDRESSES = _address_pool(1024, lambda r: f"{r.randint(100, 9999)} {r.choice(N.US_STREETS)}, Los Angeles")
 _SHORT_NAMES = {
     "Guadalupe": "Lupe",
     "José": "Pepe",
@@ -949,9 +988,14 @@ def generate(
     rich: bool = False,
     today: date | None = None,
     registered_days: int = 730,
+    drop_indexes: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Stats:
-    """Generate and write ``count`` persons in batches, one transaction per batch."""
+    """Generate and write ``count`` persons in batches, one transaction per batch.
+
+    ``drop_indexes``: drop the secondary indexes of the people tables first and rebuild them at the end
+    (worth it when the load at least doubles the tables; the rebuild time is included in the rate).
+    """
     generator = PersonGenerator(profiles, seed=seed, rich=rich, today=today, writer=writer)
     stats = Stats()
     now = timezone.now()
@@ -959,26 +1003,40 @@ def generate(
     per_person = (now - first_registered) / max(count, 1)
     started = time.perf_counter()
     done = 0
-    while done < count:
-        size = min(batch_size, count - done)
-        window = (first_registered + per_person * done, first_registered + per_person * (done + size))
-        with transaction.atomic():
-            ids = writer.allocate_ids(Person, size)
-            batch = generator.batch(ids, window)
-            # Sorted by token, the index insertions walk the B-tree in order instead of jumping around.
-            batch.tokens.sort()
-            batch.documents.sort(key=_by_number)
-            batch.phones.sort(key=_by_e164)
-            for attr, model, columns in TABLES:
-                rows = getattr(batch, attr)
-                writer.write(model, columns, rows)
-                stats.rows[model._meta.label] = stats.rows.get(model._meta.label, 0) + len(rows)
-        done += size
-        stats.persons = done
-        if progress is not None:
-            progress(size)
+    with bulk_load([model for _, model, _ in TABLES], drop_indexes=drop_indexes):
+        while done < count:
+            size = min(batch_size, count - done)
+            window = (first_registered + per_person * done, first_registered + per_person * (done + size))
+            tick = time.perf_counter()
+            with transaction.atomic():
+                ids = writer.allocate_ids(Person, size)
+                batch = generator.batch(ids, window)
+                if not drop_indexes:
+                    # Sorted by key, index insertions walk each B-tree in order instead of jumping around.
+                    batch.tokens.sort(key=_first)
+                    batch.documents.sort(key=_by_number)
+                    batch.phones.sort(key=_by_e164)
+                stats.add("generate", tick)
+                for attr, model, columns in TABLES:
+                    rows = getattr(batch, attr)
+                    tick = time.perf_counter()
+                    writer.write(model, columns, rows)
+                    stats.add(model._meta.label, tick)
+                    stats.rows[model._meta.label] = stats.rows.get(model._meta.label, 0) + len(rows)
+                tick = time.perf_counter()
+            stats.add("commit", tick)
+            done += size
+            stats.persons = done
+            if progress is not None:
+                progress(size)
+        tick = time.perf_counter()
+    stats.add("rebuild indexes", tick)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _first(row: Row) -> Any:
+    return row[0]
 
 
 def _by_number(row: Row) -> Any:

@@ -197,6 +197,75 @@ def _keep_timestamps(model: type[models.Model], columns: Sequence[str]) -> Itera
             setattr(f, attr, True)
 
 
+def _table_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the non-unique secondary indexes of ``table``."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master"
+                " WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                [table],
+            )
+        elif connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = %s",
+                [table],
+            )
+        else:
+            return []
+        rows = cursor.fetchall()
+    return [(name, sql) for name, sql in rows if sql.upper().startswith("CREATE INDEX ")]
+
+
+def restore_indexes() -> int:
+    """Rebuild every index a bulk load dropped and has not rebuilt (e.g. because it was interrupted)."""
+    from rumbo.demo.models import DroppedIndex
+
+    restored = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA threads = 2")  # let SQLite sort with a helper thread
+        elif connection.vendor == "postgresql":
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+        for dropped in DroppedIndex.objects.order_by("id"):
+            sql = dropped.sql
+            if sql.upper().startswith("CREATE INDEX ") and "IF NOT EXISTS" not in sql.upper():
+                sql = "CREATE INDEX IF NOT EXISTS " + sql[len("CREATE INDEX ") :]
+            cursor.execute(sql)
+            dropped.delete()
+            restored += 1
+    return restored
+
+
+@contextmanager
+def bulk_load(models_: Sequence[type[models.Model]], *, drop_indexes: bool) -> Iterator[None]:
+    """Around a bulk load: optionally drop the secondary indexes of the loaded tables and rebuild them at the
+    end; on SQLite also skip foreign-key checks (the generator's keys are correct by construction)."""
+    from rumbo.demo.models import DroppedIndex
+
+    restore_indexes()
+    if not drop_indexes:
+        yield
+        return
+    sqlite_fk = connection.vendor == "sqlite" and not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        if sqlite_fk:
+            cursor.execute("PRAGMA foreign_keys = OFF")
+        for model in models_:
+            table = model._meta.db_table
+            for name, sql in _table_indexes(table):
+                DroppedIndex.objects.update_or_create(name=name, defaults={"table": table, "sql": sql})
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    try:
+        yield
+    finally:
+        restore_indexes()
+        if sqlite_fk:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA foreign_keys = ON")
+
+
 def writer_for(kind: str = "auto") -> Writer:
     """``auto`` picks the fast writer of the current database; ``orm`` forces ``bulk_create``."""
     if kind == "orm":

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from rumbo.geo.models import AdminArea
-from rumbo.lib.api import PageQuerySerializer
+from rumbo.lib.api import IdField, PageQuerySerializer
 
 
 class AdminAreaSerializer(serializers.ModelSerializer):
@@ -60,8 +60,7 @@ class AreaQuerySerializer(PageQuerySerializer):
         help_text="1 = state/department, 2 = municipality.",
     )
     # Named like Field.parent: DRF's metaclass moves declared fields into _declared_fields, so it is safe.
-    parent = serializers.IntegerField(  # type: ignore[assignment]
+    parent = IdField(  # type: ignore[assignment]
         required=False,
-        min_value=1,
         help_text="Only the areas inside this area (e.g. a state's municipalities).",
     )

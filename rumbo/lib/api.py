@@ -54,6 +54,13 @@ class Pagination(pagination.PageNumberPagination):
         }
 
 
+class IdField(serializers.IntegerField):
+    """A database id in a request (bounded, so no request can overflow a database integer)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
+
+
 class PageQuerySerializer(serializers.Serializer):
     """The paging query parameters, documented once and validated (a non-number is a 400 at the field)."""
 
@@ -230,4 +237,3 @@ def query_params(request: Request, serializer_class: type[serializers.Serializer
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-

@@ -20,8 +20,25 @@ from rumbo.offices.models import Office, Role
 _CODE_SPLIT = re.compile(r"[\s,;]+")
 
 
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+_TZ_REGIONS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+
+
+def time_zone_choices(current: str = "") -> list[tuple[str, str]]:
+    """Canonical region/city zones (no legacy aliases such as US/Pacific), plus ``current`` if set."""
+    names = {n for n in zoneinfo.available_timezones() if n.startswith(_TZ_REGIONS)} | {"UTC"}
+    if current:
+        names.add(current)
+    return [(name, name.replace("_", " ")) for name in sorted(names)]
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -54,7 +71,7 @@ class OfficeForm(forms.Form):
         required=False,
         widget=forms.HiddenInput,
     )
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)  # see __init__
     require_two_factor = forms.BooleanField(
         label=_("Require two-factor authentication for every member"),
         required=False,
@@ -75,7 +92,11 @@ class OfficeForm(forms.Form):
 
     def __init__(self, *args: Any, office: Office, **kwargs: Any) -> None:
         self.office = office
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        time_zone = self.fields["time_zone"]
+        assert isinstance(time_zone, forms.ChoiceField)
+        time_zone.choices = time_zone_choices(office.time_zone)
         country = (self.data.get("country") if self.is_bound else None) or office.country
         self.area_country = str(country).upper()[:2]
         states = self.fields["jurisdiction_states"]
@@ -148,6 +169,7 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args: Any, office: Office, **kwargs: Any) -> None:
         self.office = office
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
     def clean_user(self) -> Any:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from rumbo.offices import selectors, services
 from rumbo.offices.forms import GrantForm, OfficeForm, apply_service_errors
 from rumbo.offices.models import Membership, Role
-from rumbo.offices.permissions import Perm, has_perm, require_any, roles_in
+from rumbo.offices.permissions import Perm, has_perm, member_office_ids, require_any, roles_in
 
 
 @login_required
@@ -31,7 +31,12 @@ def office_list(request: HttpRequest) -> HttpResponse:
     """The user's offices; for coordinators, the tree of offices below theirs."""
     require_any(request.user, Perm.VIEW_OFFICE)
     roots = selectors.office_tree(request.user)
-    return render(request, "offices/list.html", {"roots": roots, "count": len(selectors.flatten_tree(roots))})
+    below = selectors.visible_office_ids(request.user) - member_office_ids(request.user)
+    return render(
+        request,
+        "offices/list.html",
+        {"roots": roots, "count": len(selectors.flatten_tree(roots)), "below": len(below)},
+    )
 
 
 @login_required

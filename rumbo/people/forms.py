@@ -188,8 +188,11 @@ class PersonForm(_PlaceForm):
             assert isinstance(field, forms.ModelChoiceField)
             field.queryset = Office.objects.filter(pk__in=offices).order_by("name")
             if len(offices) == 1:
+                # One office: nothing to choose; the field is hidden and may be left out.
                 field.initial = offices[0]
+                field.required = False
                 field.widget = forms.HiddenInput()
+            self._only_office = offices[0] if len(offices) == 1 else None
         self._setup_places(self.is_bound)
         # Keep languages recorded elsewhere (API, imports) selectable when editing.
         extra = [c for c in self.initial.get("languages", []) if c not in dict(language_choices())]
@@ -197,6 +200,12 @@ class PersonForm(_PlaceForm):
             lang_field = self.fields["languages"]
             assert isinstance(lang_field, forms.MultipleChoiceField)
             lang_field.choices = [*language_choices(), *((c, language_name(c)) for c in extra)]
+
+    def clean_office(self) -> Office | None:
+        office: Office | None = self.cleaned_data.get("office")
+        if office is None and getattr(self, "_only_office", None) is not None:
+            office = Office.objects.get(pk=self._only_office)
+        return office
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -281,7 +290,7 @@ class AliasForm(forms.Form):
 class AddressForm(_PlaceForm):
     """One address row: municipality (Mexico) and/or free text."""
 
-    country = forms.ChoiceField(label=_("Country"), choices=country_choices, initial="MX")
+    country = forms.ChoiceField(label=_("Country"), choices=country_choices, initial="MX", required=False)
     state = forms.ModelChoiceField(label=_("State"), required=False, queryset=mx_states(), empty_label="—")
     municipality = forms.ModelChoiceField(
         label=_("Municipality"), required=False, queryset=mx_municipalities(), empty_label="—"
@@ -296,7 +305,8 @@ class AddressForm(_PlaceForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         cleaned["admin_area"] = self._clean_place()
-        if cleaned["admin_area"] is not None and cleaned.get("country") != "MX":
+        cleaned["country"] = cleaned.get("country") or "MX"
+        if cleaned["admin_area"] is not None and cleaned["country"] != "MX":
             self.add_error("country", _("The state chosen is in Mexico."))
         return cleaned
 

@@ -116,3 +116,17 @@ def query_tokens(query: str) -> list[str]:
     if len(words) > 1 and len(compact) >= 7 and any(ch.isdigit() for ch in compact):
         return [compact]
     return [w for w in words if w][:6]
+
+
+def relaxed_query(query: str) -> str | None:
+    """The query with the final "s"/"z" of longer words dropped, or None when nothing changes.
+
+    Spanish surnames ending in -ez are very often written -es and the other way round (Hernandes,
+    Gonzales, Martines): when a search finds no one, searching the shorter prefix finds them. Words that
+    look like documents or phones (with digits) are left alone.
+    """
+    words = name_tokens(query)
+    relaxed = [
+        w[:-1] if len(w) >= 5 and w[-1] in "sz" and not any(c.isdigit() for c in w) else w for w in words
+    ]
+    return " ".join(relaxed) if relaxed != words else None

@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
-from rumbo.lib.api import ID_MAX
+from rumbo.lib.api import IdField
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, member_office_ids
 from rumbo.people.data import AddressData, AliasData, DocumentData, PersonData, PhoneData, VulnerabilityData
@@ -113,6 +113,7 @@ class PersonSummarySerializer(serializers.ModelSerializer):
 class PersonSerializer(PersonSummarySerializer):
     """A person's whole record, child rows nested."""
 
+    email = serializers.CharField(read_only=True, help_text="Email address, or empty.")
     nationalities = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
     languages = serializers.SerializerMethodField(help_text="ISO 639-3 codes.")
     aliases = AliasSerializer(many=True, read_only=True)
@@ -158,13 +159,6 @@ def _check(func: Any, *args: Any) -> Any:
         return func(*args)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from exc
-
-
-class IdField(serializers.IntegerField):
-    """A database id (bounded, so no request can overflow a database integer)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
 class AliasWriteSerializer(serializers.Serializer):

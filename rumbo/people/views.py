@@ -44,6 +44,7 @@ from rumbo.people.models import (
     Phone,
     VulnerabilityFlag,
 )
+from rumbo.people.search import relaxed_query
 from rumbo.people.selectors import (
     person_get,
     person_possible_matches,
@@ -99,12 +100,16 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     page = _page_number(request)
     result = person_search(request.user, query, page=page, page_size=PAGE_SIZE) if query else None
+    relaxed = relaxed_query(query) if result is not None and result.total == 0 else None
+    if relaxed:
+        result = person_search(request.user, relaxed, page=page, page_size=PAGE_SIZE)
     if result is not None:
         person_search_record(actor=request.user, query=query, result_count=result.total)
     documents = _main_documents(result.persons) if result else {}
     rows = [(p, documents.get(p.pk)) for p in result.persons] if result else []
     context = {
         "query": query,
+        "relaxed": relaxed if result is not None and result.total else None,
         "result": result,
         "rows": rows,
         "can_add": bool(offices_with_perm(request.user, Perm.ADD_PERSON)),

@@ -1,8 +1,9 @@
 """A bounded schemathesis run against Rumbo's live OpenAPI schema, in-process through the WSGI app.
 
-Every operation of ``/api/v1/schema/`` is exercised with generated requests, valid and invalid
-(schemathesis's positive and negative modes), as a caseworker of OFAM Michoacán holding an API token, with
-persons in their office and in OFAM Jalisco. Checks: no server error, every status code documented,
+Every operation of ``/api/v1/schema/`` is exercised with generated requests: valid and invalid ones
+(schemathesis's positive and negative modes) as a caseworker of OFAM Michoacán holding an API token, then
+valid ones aimed at existing records (own office, other office, a merged person) as that caseworker and as
+the office administrator, so the success paths (reads, writes, anonymisation) are generated too. Checks: no server error, every status code documented,
 response bodies and content types as the schema says.
 
 Bounded and reproducible: at most ``MAX_EXAMPLES`` requests per operation and mode, derandomised.
@@ -22,6 +23,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -33,9 +35,10 @@ from schemathesis.specs.openapi.checks import (
 from rumbo.geo.models import AdminArea
 from rumbo.lib.testing.factories import OfficeFactory, member
 from rumbo.offices.models import Role
+from rumbo.people.models import Person
 from rumbo.people.tests.utils import make_person
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 15
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     status_code_conformance,
@@ -72,40 +75,77 @@ def in_process_requests() -> Iterator[None]:
 
 
 @pytest.fixture
-def token(db: None, in_process_requests: None) -> str:
-    """Two offices with persons; the API token of a caseworker of OFAM Michoacán."""
+def world(db: None, in_process_requests: None) -> dict[str, Any]:
+    """Two offices with persons (one merged into another); API tokens of a caseworker and of the office
+    administrator of OFAM Michoacán; the ids generated requests are aimed at."""
     with scopes_disabled():
         mich_state = AdminArea.objects.get(country="MX", level=1, code="16")
+        morelia = AdminArea.objects.get(country="MX", level=2, code="16053")
         conofam = OfficeFactory(name="CONOFAM", code="conofam")
         michoacan = OfficeFactory(name="OFAM Michoacán", code="ofam-mich", parent=conofam, location=mich_state)
         jalisco = OfficeFactory(name="OFAM Jalisco", code="ofam-jal", parent=conofam)
         caseworker = member(michoacan, Role.CASEWORKER, username="lucia")
+        admin = member(michoacan, Role.OFFICE_ADMIN, username="admin-mich")
         jalisco_caseworker = member(jalisco, Role.CASEWORKER, username="jorge")
-        make_person(caseworker, michoacan)
-        make_person(caseworker, michoacan, given_names="Ana", sex="F", documents=[], phones=[])
-        make_person(jalisco_caseworker, jalisco, given_names="Rosa", sex="F", documents=[], phones=[])
-        return Token.objects.create(user=caseworker).key
+        jose = make_person(caseworker, michoacan)
+        ana = make_person(caseworker, michoacan, given_names="Ana", sex="F", documents=[], phones=[])
+        merged = make_person(caseworker, michoacan, given_names="Jose", documents=[], phones=[])
+        Person.objects.filter(pk=merged.pk).update(merged_into=jose)
+        rosa = make_person(jalisco_caseworker, jalisco, given_names="Rosa", sex="F", documents=[], phones=[])
+        return {
+            "caseworker": Token.objects.create(user=caseworker).key,
+            "admin": Token.objects.create(user=admin).key,
+            "office": michoacan.pk,
+            "ids": {
+                "/api/v1/areas/": [morelia.pk, mich_state.pk],
+                "/api/v1/offices/": [michoacan.pk, conofam.pk, jalisco.pk],
+                "/api/v1/persons/": [jose.pk, ana.pk, merged.pk, rosa.pk],
+            },
+        }
 
 
-def test_api_conforms_to_its_schema(token: str, subtests: Any) -> None:
+def _run(strategy: Any, headers: dict[str, str]) -> None:
+    @given(case=strategy)
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    run()
+
+
+def _aimed(operation: Any, world: dict[str, Any]) -> Any:
+    """Valid requests aimed at existing records: path ids of real offices, areas and persons (own office,
+    other office, merged), and the caseworker's office in a new person's body."""
+    strategies = [operation.as_strategy()]
+    if "{id}" in operation.path:
+        ids = next(ids for prefix, ids in world["ids"].items() if operation.path.startswith(prefix))
+        strategies = [operation.as_strategy(path_parameters={"id": pk}) for pk in ids]
+
+    def with_office(case: Any) -> Any:
+        if isinstance(case.body, dict) and "office" in case.body:
+            case.body["office"] = world["office"]
+        return case
+
+    return st.one_of(*strategies).map(with_office)
+
+
+def test_api_conforms_to_its_schema(world: dict[str, Any], subtests: Any) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.definition.raw["operationId"] for op in operations} == EXPECTED_OPERATIONS
-    headers = {"Authorization": f"Token {token}"}
+    caseworker = {"Authorization": f"Token {world['caseworker']}"}
+    admin = {"Authorization": f"Token {world['admin']}"}
 
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             with subtests.test(operation=operation.label, mode=mode.value):
-
-                @given(case=operation.as_strategy(generation_mode=mode))
-                @settings(
-                    max_examples=MAX_EXAMPLES,
-                    deadline=None,
-                    derandomize=True,
-                    database=None,
-                    suppress_health_check=list(HealthCheck),
-                )
-                def run(case: Any) -> None:
-                    case.call_and_validate(headers=headers, checks=CHECKS)
-
-                run()
+                _run(operation.as_strategy(generation_mode=mode), caseworker)
+        for who, headers in (("caseworker", caseworker), ("admin", admin)):
+            with subtests.test(operation=operation.label, mode="aimed", user=who):
+                _run(_aimed(operation, world), headers)

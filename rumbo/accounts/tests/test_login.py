@@ -130,3 +130,10 @@ def test_logout_is_audited_with_request_id_and_ip(lucia):
     assert event.detail == {"reason": "user"}
     assert event.request_id == "req-logout-001"
     assert event.ip == "198.51.100.4"
+
+
+def test_logout_says_so_on_the_login_page(lucia):
+    client = browser()
+    client.force_login(lucia)
+    response = client.post("/accounts/logout/", follow=True)
+    assert "You have logged out." in response.content.decode()

@@ -50,7 +50,9 @@ def test_office_admin_with_device_is_sent_to_verify_until_verified(world):
 
 def test_staff_and_superusers_must_use_two_factor(db):
     for user in (UserFactory(is_staff=True), UserFactory(is_superuser=True)):
-        assert logged_in(user).get("/")["Location"].startswith(ENROL)
+        client = logged_in(user)
+        assert client.get("/")["Location"].startswith(ENROL)
+        assert client.get("/admin/")["Location"] == f"{ENROL}?next=%2Fadmin%2F"
 
 
 def test_caseworker_does_not_need_two_factor(world):

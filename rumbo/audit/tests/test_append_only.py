@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib import admin
 from django.db import DatabaseError, connection, transaction
@@ -65,7 +67,7 @@ def test_bulk_update_raises(event):
 # --- database triggers (migration 0002), on SQLite and PostgreSQL ---------------------------------------
 
 
-def _raw(sql: str, params: list[object] | None = None) -> None:
+def _raw(sql: str, params: list[Any] | None = None) -> None:
     # A savepoint, so the refused statement does not poison the test's transaction on PostgreSQL.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params or [])
@@ -100,7 +102,7 @@ def test_inserting_stays_possible(event):
 
 
 def test_deleting_a_user_keeps_their_events_and_name(event):
-    user = UserFactory(username="leaving")
+    user: Any = UserFactory(username="leaving")
     mine = audit_record(actor=user, action=Action.LOGIN)
     user.delete()  # must not try to null the reference (the triggers would refuse it)
     fresh = AuditEvent.objects.get(pk=mine.pk)
@@ -137,7 +139,10 @@ def test_superuser_can_look_but_not_change_or_delete_through_the_admin(event, ro
     post = client.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"action": Action.LOGIN})
     assert post.status_code == 403
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
-    assert client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     bulk = client.post(
         reverse("admin:audit_auditevent_changelist"),
         {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -39,7 +40,9 @@ def people(world):
         changes={"first_surname": {"old": "Ramirez", "new": "Ramírez"}},
     )
     audit_record(actor=world.admin, action=Action.PERSON_EXPORT, office=world.michoacan, obj=ana)
-    audit_record(actor=world.caseworker, action=Action.PERSON_SEARCH, office=world.michoacan, detail={"q": "ana"})
+    audit_record(
+        actor=world.caseworker, action=Action.PERSON_SEARCH, office=world.michoacan, detail={"q": "ana"}
+    )
     audit_record(actor=world.jalisco_caseworker, action=Action.PERSON_VIEW, office=world.jalisco, obj=eva)
     return {"ana": ana, "eva": eva}
 
@@ -93,7 +96,7 @@ def test_auditor_of_another_office_gets_404_for_the_person_and_for_the_office_fi
 
 
 def test_office_filter_on_an_own_office_without_audit_right_is_403(world, people):
-    both = member(world.michoacan, Role.AUDITOR)
+    both: Any = member(world.michoacan, Role.AUDITOR)
     from rumbo.offices.models import Membership
 
     Membership.objects.create(user=both, office=world.jalisco, role=Role.CASEWORKER)
@@ -145,7 +148,9 @@ def test_list_filters_by_action_actor_object_and_date(world, people):
 
 
 def test_list_with_an_inverted_date_range_shows_the_error_at_the_end_date_and_no_events(world, people):
-    response = signed_in(world.auditor).get(reverse("audit:list"), {"date_from": "2026-05-02", "date_to": "2026-05-01"})
+    response = signed_in(world.auditor).get(
+        reverse("audit:list"), {"date_from": "2026-05-02", "date_to": "2026-05-01"}
+    )
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"date_to"}
     assert response.context["page"].events == []
@@ -167,7 +172,7 @@ def test_list_is_paginated_without_counting_the_whole_trail(world):
     assert len(first.context["page"].events) == 50
     assert first.context["page"].has_next
     assert "page=2" in first.content.decode()
-    second = client.get(reverse("audit:list"), {"action": Action.PERSON_SEARCH, "page": 2})
+    second = client.get(reverse("audit:list"), {"action": str(Action.PERSON_SEARCH), "page": "2"})
     assert len(second.context["page"].events) == 10
     assert not second.context["page"].has_next
     ids = {e.pk for e in first.context["page"].events} | {e.pk for e in second.context["page"].events}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from rumbo.lib.testing.factories import OfficeFactory, member
-from rumbo.offices.models import Role
+from rumbo.offices.models import Membership, Role
+from rumbo.offices.permissions import Perm
 from rumbo.offices.selectors import (
     flatten_tree,
     office_get,
@@ -16,7 +19,6 @@ from rumbo.offices.selectors import (
     office_tree,
     visible_office_ids,
 )
-from rumbo.offices.permissions import Perm
 
 
 def test_staff_see_only_the_offices_where_they_hold_a_role(world):
@@ -26,7 +28,7 @@ def test_staff_see_only_the_offices_where_they_hold_a_role(world):
 
 
 def test_coordinator_sees_own_office_and_every_office_below_it(world):
-    grandchild = OfficeFactory(name="Módulo Morelia", parent=world.michoacan)
+    grandchild: Any = OfficeFactory(name="Módulo Morelia", parent=world.michoacan)
     assert visible_office_ids(world.coordinator) == {
         world.conofam.pk,
         world.michoacan.pk,
@@ -78,10 +80,8 @@ def test_members_are_for_office_admins_only(world):
 
 
 def test_a_second_role_in_another_office_makes_that_office_visible(world):
-    both = member(world.michoacan, Role.CASEWORKER)
+    both: Any = member(world.michoacan, Role.CASEWORKER)
     assert visible_office_ids(both) == {world.michoacan.pk}
-    from rumbo.offices.models import Membership
-
     Membership.objects.create(user=both, office=world.jalisco, role=Role.AUDITOR)
     fresh = type(both).objects.get(pk=both.pk)
     assert visible_office_ids(fresh) == {world.michoacan.pk, world.jalisco.pk}

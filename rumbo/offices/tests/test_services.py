@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -50,16 +51,18 @@ def test_system_creates_office_with_jurisdiction_and_audit_event(world):
 
 
 def test_office_admin_of_parent_may_open_a_sub_office(world):
-    admin = UserFactory()
+    admin: Any = UserFactory()
     Membership.objects.create(user=admin, office=world.conofam, role=Role.OFFICE_ADMIN)
-    office = office_create(actor=admin, name="OFAM Oaxaca", code="ofam-oax", kind="ofam", parent=world.conofam)
+    office = office_create(
+        actor=admin, name="OFAM Oaxaca", code="ofam-oax", kind="ofam", parent=world.conofam
+    )
     assert office.parent == world.conofam
     assert _events(Action.OFFICE_CREATE)[0].actor == admin
 
 
 @pytest.mark.parametrize("persona", ["caseworker", "admin", "coordinator", "no_role"])
 def test_non_admins_of_the_parent_cannot_create_offices(world, persona):
-    # The Michoacán admin is an admin, but not of CONOFAM; the coordinator sits in CONOFAM without admin rights.
+    # The Michoacán admin is not an admin of CONOFAM; the coordinator sits in CONOFAM without admin rights.
     with pytest.raises(PermissionDenied):
         office_create(
             actor=getattr(world, persona), name="X", code="x-office", kind="ofam", parent=world.conofam
@@ -69,9 +72,7 @@ def test_non_admins_of_the_parent_cannot_create_offices(world, persona):
 
 def test_create_rejects_unknown_time_zone_and_country_at_their_fields(world):
     with pytest.raises(ValidationError) as exc:
-        office_create(
-            actor=None, name="Bad", code="bad", kind="ofam", time_zone="Mars/Olympus", country="XX"
-        )
+        office_create(actor=None, name="Bad", code="bad", kind="ofam", time_zone="Mars/Olympus", country="XX")
     assert set(exc.value.message_dict) == {"time_zone", "country"}
     assert "Mars/Olympus" in exc.value.message_dict["time_zone"][0]
     assert not Office.objects.filter(code="bad").exists()
@@ -146,7 +147,7 @@ def test_superuser_cannot_put_an_office_below_its_own_child(world):
 
 @time_machine.travel(NOW, tick=False)
 def test_office_admin_grants_a_role_with_expiry_and_it_is_audited(world):
-    newcomer = UserFactory(username="nueva")
+    newcomer: Any = UserFactory(username="nueva")
     until = NOW + dt.timedelta(days=30)
     membership = membership_grant(
         actor=world.admin, office=world.michoacan, user=newcomer, role=Role.CASEWORKER, expires_at=until
@@ -196,7 +197,9 @@ def test_grant_rejects_a_past_expiry_and_an_unknown_role_at_their_fields(world):
 
 def test_granting_a_held_role_again_is_refused(world):
     with pytest.raises(ValidationError) as exc:
-        membership_grant(actor=world.admin, office=world.michoacan, user=world.caseworker, role=Role.CASEWORKER)
+        membership_grant(
+            actor=world.admin, office=world.michoacan, user=world.caseworker, role=Role.CASEWORKER
+        )
     assert set(exc.value.message_dict) == {"role"}
 
 
@@ -204,7 +207,11 @@ def test_granting_a_held_role_again_is_refused(world):
 def test_granting_a_held_role_with_a_new_expiry_changes_the_expiry(world):
     until = NOW + dt.timedelta(days=7)
     membership = membership_grant(
-        actor=world.admin, office=world.michoacan, user=world.caseworker, role=Role.CASEWORKER, expires_at=until
+        actor=world.admin,
+        office=world.michoacan,
+        user=world.caseworker,
+        role=Role.CASEWORKER,
+        expires_at=until,
     )
     assert Membership.objects.filter(user=world.caseworker, role=Role.CASEWORKER).count() == 1
     assert membership.expires_at == until
@@ -232,7 +239,9 @@ def test_revoke_ends_the_role_keeps_the_row_and_is_audited(world):
         membership.refresh_from_db()
         assert membership.expires_at == NOW
         assert not membership.is_active
-        fresh = type(world.caseworker).objects.get(pk=world.caseworker.pk)  # memberships are cached per object
+        fresh = type(world.caseworker).objects.get(
+            pk=world.caseworker.pk
+        )  # memberships are cached per object
         assert not has_perm(fresh, Perm.VIEW_PERSON, world.michoacan.pk)
     (event,) = _events(Action.MEMBERSHIP_REVOKE)
     assert event.detail["username"] == "lucia"

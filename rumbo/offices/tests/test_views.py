@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -239,7 +240,9 @@ def test_edit_saves_settings_and_jurisdiction_and_audits_the_diff(world):
 def test_edit_with_invalid_values_shows_errors_at_the_fields_and_saves_nothing(world):
     response = signed_in(world.admin).post(
         reverse("offices:edit", args=[world.michoacan.pk]),
-        _edit_data(world, name="Renamed", time_zone="Mars/Base", country="ZZ", jurisdiction_municipalities="99999"),
+        _edit_data(
+            world, name="Renamed", time_zone="Mars/Base", country="ZZ", jurisdiction_municipalities="99999"
+        ),
     )
     assert response.status_code == 200
     form = response.context["form"]
@@ -282,7 +285,7 @@ def test_members_page_lists_active_roles_and_ended_ones_separately(world):
 
 @time_machine.travel(dt.datetime(2026, 3, 2, 18, 0, tzinfo=dt.UTC), tick=False)
 def test_admin_grants_a_role_until_a_day_by_username_or_email(world):
-    newcomer = UserFactory(username="rosa", email="rosa@example.org")
+    newcomer: Any = UserFactory(username="rosa", email="rosa@example.org")
     response = signed_in(world.admin).post(
         reverse("offices:members", args=[world.michoacan.pk]),
         {"user": "ROSA@example.org", "role": Role.LABOUR_OFFICER, "expires_at": "2026-03-31"},

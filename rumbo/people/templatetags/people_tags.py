@@ -14,7 +14,6 @@ from rumbo.people.models import DatePrecision
 register = template.Library()
 
 
-
 @register.filter
 def person_name(person: Any) -> str:
     """The person's full name, or "Anonymised person #id"."""
@@ -64,5 +63,18 @@ def match_reason(reason: str) -> str:
 
 @register.filter
 def curp_flag_labels(flags: list[str]) -> str:
-    """"date of birth, sex" for ["birth_date", "sex"]."""
+    """ "date of birth, sex" for ["birth_date", "sex"]."""
     return ", ".join(validators.curp_flag_labels(flags or []))
+
+
+@register.filter
+def phone(e164: str) -> str:
+    """An E.164 number written for people: "+52 443 123 4567"."""
+    import phonenumbers
+
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return e164
