@@ -25,15 +25,20 @@ DOMAINS = ("django", "djangojs")
 IGNORE = [".venv/*", "build/*", "benchmarks/*", "tests/*", "*/tests/*", "data/*", "docs/*"]
 
 
-def _makemessages(locale_dir: Path) -> None:
+def _makemessages(source_dir: Path) -> None:
+    """Run makemessages over ``source_dir`` (a copy of the ``rumbo`` package, or the package itself).
+
+    makemessages writes into the ``locale`` folder nearest to each source file, so checking works on a copy.
+    """
+    locale_dir = source_dir / "locale"
     env = {**os.environ, "RUMBO_LOCALE_DIR": str(locale_dir), "DJANGO_SETTINGS_MODULE": "rumbo.settings"}
     base = [sys.executable, "-m", "rumbo", "makemessages", "--no-obsolete", "--add-location=file", "-v", "0"]
     for lang in LANGS:
         base += ["-l", lang]
     for pattern in IGNORE:
         base += ["-i", pattern]
-    subprocess.run(base, cwd=ROOT / "rumbo", env=env, check=True)  # noqa: S603
-    subprocess.run([*base, "-d", "djangojs"], cwd=ROOT / "rumbo", env=env, check=True)  # noqa: S603
+    subprocess.run(base, cwd=source_dir, env=env, check=True)  # noqa: S603
+    subprocess.run([*base, "-d", "djangojs"], cwd=source_dir, env=env, check=True)  # noqa: S603
 
 
 def _keys(po: polib.POFile) -> set[tuple[str | None, str]]:
@@ -43,12 +48,13 @@ def _keys(po: polib.POFile) -> set[tuple[str | None, str]]:
 def check() -> list[str]:
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh_dir = Path(tmp) / "locale"
-        if LOCALE.exists():
-            shutil.copytree(LOCALE, fresh_dir)
-        else:
-            fresh_dir.mkdir()
-        _makemessages(fresh_dir)
+        source = Path(tmp) / "rumbo"
+        shutil.copytree(
+            ROOT / "rumbo", source, ignore=shutil.ignore_patterns("__pycache__", "tests", "data", "vendor")
+        )
+        fresh_dir = source / "locale"
+        fresh_dir.mkdir(exist_ok=True)
+        _makemessages(source)
         for lang in LANGS:
             for domain in DOMAINS:
                 fresh_path = fresh_dir / lang / "LC_MESSAGES" / f"{domain}.po"
@@ -86,7 +92,7 @@ def check() -> list[str]:
 
 def update() -> None:
     LOCALE.mkdir(parents=True, exist_ok=True)
-    _makemessages(LOCALE)
+    _makemessages(ROOT / "rumbo")
     # English is the source language: its catalogue maps each string to itself.
     for domain in DOMAINS:
         path = LOCALE / "en" / "LC_MESSAGES" / f"{domain}.po"
