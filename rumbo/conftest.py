@@ -7,24 +7,41 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django_scopes import scopes_disabled
 
+from rumbo.audit import triggers as audit_triggers
 from rumbo.geo.loader import load_areas
 from rumbo.geo.models import AdminArea
 from rumbo.lib.testing.factories import PASSWORD, OfficeFactory, UserFactory, member
 from rumbo.offices.models import Office, Role
 
 
+def _is_transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+        or (marker is not None and marker.kwargs.get("transaction"))
+    )
+
+
 @pytest.fixture(autouse=True)
-def _unscoped_test_code(db: None) -> Iterator[None]:
-    """Test set-up and assertions run unscoped; requests through the client are scoped by the middleware."""
+def _unscoped_test_code(request: pytest.FixtureRequest, db: None) -> Iterator[None]:
+    """Test set-up and assertions run unscoped; requests through the client are scoped by the middleware.
+
+    Transactional tests (live server, schemathesis) end with Django emptying every table: that flush removed
+    the reference data the migrations loaded, and the append-only triggers would refuse it. So the areas are
+    loaded again and the triggers installed again before each test, and removed just before that flush.
+    """
     with scopes_disabled():
         if not AdminArea.objects.exists():
-            # A transactional test (live server, schemathesis) flushed the reference data that the
-            # migration loaded: load it again so every test sees the real areas.
             load_areas(AdminArea)
+        if not audit_triggers.installed(connection):
+            audit_triggers.install(connection)
         yield
+    if _is_transactional(request):
+        audit_triggers.remove(connection)
 
 
 @dataclass

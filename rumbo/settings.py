@@ -246,3 +246,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "DocumentKindEnum": "rumbo.people.models.DocumentKind",
     "PhoneKindEnum": "rumbo.people.models.Phone.Kind",
 }
+# Interactive API docs (/api/v1/docs/) from Rumbo's own static files: the CSP forbids CDNs.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] = "SIDECAR"
+SPECTACULAR_SETTINGS["SWAGGER_UI_FAVICON_HREF"] = "SIDECAR"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.i18n import set_language
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from rumbo.lib.api_views import api_docs
 from rumbo.lib.api_views import not_found as api_not_found
 from rumbo.offices import views as office_views
 
@@ -16,12 +17,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("rumbo.offices.api")),
     path("", include("rumbo.geo.api")),
     path("", include("rumbo.people.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", api_docs, name="api-docs"),
     re_path(r"", api_not_found, name="api-not-found"),  # last: unknown API URLs answer a JSON 404
 ]
 

@@ -675,7 +675,9 @@ class PersonGenerator:
             else:
                 codes = home.area_codes
                 area = codes[bits(8) % len(codes)]
-                if len(area) == 3:
+                if home.country == "US":  # NANP: the exchange cannot start with 0 or 1, nor be N11
+                    national = area + _US_EXCHANGES[r % len(_US_EXCHANGES)] + _D4[(r >> 10) % 10000]
+                elif len(area) == 3:
                     national = area + _D3[r % 1000] + _D4[(r >> 10) % 10000]
                 else:
                     national = area + _D4[r % 10000] + _D4[(r >> 14) % 10000]
@@ -957,6 +959,7 @@ def _address_pool(size: int, make: Callable[[random.Random], str]) -> list[str]:
 
 _D3 = [f"{i:03d}" for i in range(1000)]
 _D4 = [f"{i:04d}" for i in range(10000)]
+_US_EXCHANGES = [f"{i:03d}" for i in range(200, 1000) if i % 100 != 11]
 _MX_ADDRESSES = _address_pool(
     4096,
     lambda r: f"Calle {r.choice(N.STREETS)} {r.randint(1, 999)}, Col. {r.choice(N.NEIGHBOURHOODS)}",

@@ -203,8 +203,9 @@ class PersonForm(_PlaceForm):
 
     def clean_office(self) -> Office | None:
         office: Office | None = self.cleaned_data.get("office")
-        if office is None and getattr(self, "_only_office", None) is not None:
-            office = Office.objects.get(pk=self._only_office)
+        only: int | None = getattr(self, "_only_office", None)
+        if office is None and only is not None:
+            office = Office.objects.get(pk=only)
         return office
 
     def clean(self) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class DocumentSerializer(serializers.ModelSerializer):
 
     flags = serializers.ListField(
         child=serializers.ChoiceField(choices=list(CURP_FLAG_LABELS)),
+        read_only=True,
         help_text="For a CURP: the person's fields it disagrees with (birth_date, sex, name, birth_state). "
         "Saving is not blocked; the record is flagged for review.",
     )
@@ -308,6 +309,9 @@ class PersonWriteSerializer(serializers.Serializer):
         return out
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None and "office" in self.initial_data:
+            # Silently ignoring it would let a client believe the person moved.
+            raise serializers.ValidationError({"office": [_("A person's office cannot be changed here.")]})
         if "birth_date" in attrs or "birth_date_precision" in attrs:
             precision = attrs.get("birth_date_precision", self._current("birth_date_precision", "day"))
             birth_date = attrs.get("birth_date", self._current("birth_date", None))

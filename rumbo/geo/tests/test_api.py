@@ -1,4 +1,4 @@
-"""The admin-area API: reference data for any authenticated user, accent-insensitive lookup by name or code."""
+"""The admin-area API: reference data for any signed-in user, found by name (accents ignored) or code."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -101,7 +103,7 @@ def test_offices_are_read_only_through_the_api(world, method):
 
 @pytest.mark.django_db
 def test_anonymous_detail_is_401():
-    office = OfficeFactory()
+    office: Any = OfficeFactory()
     assert_error(Client().get(detail(office)), 401, "not_authenticated")
 
 
@@ -132,7 +134,7 @@ def test_coordinator_reads_child_office_and_sees_children_of_own(world):
 
 
 def test_children_lists_only_visible_offices(world):
-    child = OfficeFactory(parent=world.michoacan)
+    child: Any = OfficeFactory(parent=world.michoacan)
     body = world.client_for(world.caseworker).get(detail(world.michoacan)).json()
     assert child.pk not in body["children"]
 

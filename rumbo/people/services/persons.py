@@ -80,7 +80,11 @@ def person_update(*, actor: Any, person: Person, data: PersonData) -> Person:
     require_live(person)
     clean = person_data_clean(data)
     with transaction.atomic():
-        person = Person.objects.select_for_update().select_related("office", "birth_place").get(pk=person.id)
+        person = (
+            Person.objects.select_for_update(of=("self",))
+            .select_related("office", "birth_place")
+            .get(pk=person.id)
+        )
         before = person_snapshot(person)
         apply_fields(person, clean)
         person.birth_place = (
@@ -114,7 +118,11 @@ def person_anonymise(*, actor: Any, person: Person, reason: str) -> Person:
     if not reason:
         raise ValidationError({"reason": [_("Say why this person's data is being removed.")]})
     with transaction.atomic():
-        person = Person.objects.select_for_update().select_related("office", "birth_place").get(pk=person.id)
+        person = (
+            Person.objects.select_for_update(of=("self",))
+            .select_related("office", "birth_place")
+            .get(pk=person.id)
+        )
         if person.anonymised_at is not None:
             raise ValidationError(_("This person is already anonymised."), code="anonymised")
         before = snapshot(person, PERSON_FIELDS)

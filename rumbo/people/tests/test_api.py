@@ -453,6 +453,13 @@ def test_patch_birth_date_precision_alone_is_checked_against_the_stored_date(wor
     assert response.json()["birth_date"] == "1990-01-01"
 
 
+def test_patch_cannot_move_a_person_to_another_office(world, jose):
+    MembershipFactory(user=world.caseworker, office=world.jalisco, role=Role.CASEWORKER)
+    response = patch(world.client_for(world.caseworker), detail(jose), {"office": world.jalisco.pk})
+    assert list(assert_error(response, 400, "invalid")["fields"]) == ["office"]
+    assert Person.objects.get(pk=jose.pk).office == world.michoacan
+
+
 def test_patch_of_anonymised_person_is_400(world, jose):
     post(admin_client(world), anonymise(jose), {"reason": "Requested by the person"})
     error = assert_error(patch(world.client_for(world.caseworker), detail(jose), {"given_names": "X"}), 400)

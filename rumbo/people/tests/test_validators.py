@@ -4,6 +4,7 @@ languages, dates of birth, error shapes."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -79,8 +80,8 @@ def test_curp_state_codes_come_from_the_inegi_table():
     assert len(CURP_STATE_BY_INEGI) == 32
 
 
-def _check(curp: str = JOSE_CURP, **kw):
-    values = {
+def _check(curp: str = JOSE_CURP, **kw: Any) -> list[str]:
+    values: dict[str, Any] = {
         "given_names": "José",
         "first_surname": "Hernández",
         "second_surname": "López",
