@@ -95,6 +95,13 @@ class _PlaceForm(forms.Form):
 
     state_field = "state"
     municipality_field = "municipality"
+    country_field = "country"
+
+    # A place outside Mexico recorded elsewhere (API, imports): kept as is unless a Mexican state is
+    # chosen or the country changes, so editing other fields never loses it.
+    kept_place = forms.ModelChoiceField(
+        queryset=AdminArea.objects.exclude(country="MX"), required=False, widget=forms.HiddenInput
+    )
 
     def _setup_places(self, bound: bool) -> None:
         state_field = self.fields[self.state_field]
@@ -116,6 +123,9 @@ class _PlaceForm(forms.Form):
             self.add_error(self.municipality_field, _("This municipality is not in the state chosen."))
             return None
         place: AdminArea | None = muni or state
+        kept = self.cleaned_data.get("kept_place")
+        if place is None and kept is not None and self.cleaned_data.get(self.country_field) == kept.country:
+            place = kept
         return place
 
 
@@ -124,6 +134,7 @@ class PersonForm(_PlaceForm):
 
     state_field = "birth_state"
     municipality_field = "birth_municipality"
+    country_field = "birth_country"
 
     office = forms.ModelChoiceField(
         label=_("Office"),
@@ -194,12 +205,22 @@ class PersonForm(_PlaceForm):
                 field.widget = forms.HiddenInput()
             self._only_office = offices[0] if len(offices) == 1 else None
         self._setup_places(self.is_bound)
+        kept = self.initial.get("kept_place")
+        if kept:
+            area = AdminArea.objects.filter(pk=kept).first()
+            self.fields["birth_state"].help_text = _(
+                "On record: %(place)s. Choose a state only to replace it."
+            ) % {"place": area}
         # Keep languages recorded elsewhere (API, imports) selectable when editing.
-        extra = [c for c in self.initial.get("languages", []) if c not in dict(language_choices())]
+        common = dict(language_choices())
+        recorded = [*self.initial.get("languages", []), self.initial.get("preferred_language") or ""]
+        extra = [(c, language_name(c)) for c in dict.fromkeys(recorded) if c and c not in common]
         if extra:
             lang_field = self.fields["languages"]
-            assert isinstance(lang_field, forms.MultipleChoiceField)
-            lang_field.choices = [*language_choices(), *((c, language_name(c)) for c in extra)]
+            preferred = self.fields["preferred_language"]
+            assert isinstance(lang_field, forms.ChoiceField) and isinstance(preferred, forms.ChoiceField)
+            lang_field.choices = [*language_choices(), *extra]
+            preferred.choices = [*_blank_language_choices(), *extra]
 
     def clean_office(self) -> Office | None:
         office: Office | None = self.cleaned_data.get("office")
@@ -222,7 +243,8 @@ class PersonForm(_PlaceForm):
                 self.add_error("birth_date", exc)
         cleaned["birth_place"] = self._clean_place()
         country = cleaned.get("birth_country")
-        if cleaned["birth_place"] is not None and country and country != "MX":
+        place = cleaned["birth_place"]
+        if place is not None and place.country == "MX" and country and country != "MX":
             self.add_error("birth_country", _("The state of birth is in Mexico: choose Mexico or no state."))
         return cleaned
 
@@ -307,14 +329,15 @@ class AddressForm(_PlaceForm):
         cleaned = super().clean() or {}
         cleaned["admin_area"] = self._clean_place()
         cleaned["country"] = cleaned.get("country") or "MX"
-        if cleaned["admin_area"] is not None and cleaned["country"] != "MX":
+        area = cleaned["admin_area"]
+        if area is not None and area.country == "MX" and cleaned["country"] != "MX":
             self.add_error("country", _("The state chosen is in Mexico."))
         return cleaned
 
     @property
     def is_empty(self) -> bool:
         data = getattr(self, "cleaned_data", {})
-        return not (data.get("text") or data.get("state") or data.get("municipality"))
+        return not (data.get("text") or data.get("admin_area"))
 
 
 def _formset(form: type[forms.Form], extra: int) -> type[BaseFormSet[Any]]:
@@ -322,10 +345,12 @@ def _formset(form: type[forms.Form], extra: int) -> type[BaseFormSet[Any]]:
 
 
 def _kept(formset: BaseFormSet[Any]) -> list[forms.Form]:
-    """Forms of a valid formset that hold a row: changed, not marked for deletion."""
+    """Forms of a valid formset that hold a row: existing rows (even unchanged) and filled-in extra rows,
+    minus those marked for deletion."""
     out = []
-    for form in formset.forms:
-        if not form.has_changed() or not hasattr(form, "cleaned_data"):
+    for index, form in enumerate(formset.forms):
+        is_existing = index < formset.initial_form_count()
+        if not hasattr(form, "cleaned_data") or not (is_existing or form.has_changed()):
             continue
         if form.cleaned_data.get("DELETE"):
             continue
@@ -376,7 +401,10 @@ class PersonEditor:
             "birth_date_precision": data.birth_date_precision,
             "birth_country": data.birth_country,
             "birth_state": state.pk if state is not None and state.country == "MX" else None,
-            "birth_municipality": place.pk if place is not None and place.level == 2 else None,
+            "birth_municipality": place.pk
+            if place is not None and place.country == "MX" and place.level == AdminArea.Level.MUNICIPALITY
+            else None,
+            "kept_place": place.pk if place is not None and place.country != "MX" else None,
             "email": data.email,
             "preferred_language": data.preferred_language,
             "nationalities": data.nationalities,
@@ -390,6 +418,13 @@ class PersonEditor:
 
         def address(a: AddressData) -> dict[str, Any]:
             area = areas.get(a.admin_area_id) if a.admin_area_id else None
+            if area is not None and area.country != "MX":
+                return {
+                    "country": a.country,
+                    "kept_place": area.pk,
+                    "text": a.text,
+                    "is_current": a.is_current,
+                }
             muni = area if area is not None and area.level == AdminArea.Level.MUNICIPALITY else None
             state = muni.parent if muni is not None else area
             return {
@@ -426,6 +461,11 @@ class PersonEditor:
     def is_valid(self) -> bool:
         results = [self.form.is_valid(), *(fs.is_valid() for fs in self.formsets)]
         return all(results)
+
+    @property
+    def has_errors(self) -> bool:
+        """True after a failed validation (for the error summary at the top of the page)."""
+        return bool(self.form.errors) or any(fs.total_error_count() for fs in self.formsets)
 
     @property
     def office_id(self) -> int | None:

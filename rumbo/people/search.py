@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 
 from rumbo.lib.text import fold, prefix_upper_bound
@@ -98,13 +97,10 @@ def reindex_person(person: Any) -> None:
 
 
 def prefix_q(field: str, prefix: str) -> Q:
-    """A filter for ``field`` starting with ``prefix`` that uses a B-tree index on every database.
-
-    SQLite's LIKE is case-insensitive and cannot use a plain index, so it gets a range; PostgreSQL gets
-    LIKE 'prefix%', served by the text_pattern_ops index.
-    """
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__startswith": prefix})
+    """A filter for ``field`` starting with ``prefix`` as a range (``>= prefix`` and ``<`` the next string),
+    which a B-tree index serves on every database: tokens compare byte by byte (SQLite's BINARY
+    collation; the "C" collation of ``SearchTokenField`` on PostgreSQL), so the same index also gives
+    the order in which ``person_search`` streams results."""
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix_upper_bound(prefix)})
 
 

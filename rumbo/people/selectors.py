@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
@@ -14,7 +14,8 @@ from rumbo.people.models import Document, DocumentKind, Person, Phone, SearchTok
 from rumbo.people.search import document_token, name_tokens, prefix_q, query_tokens
 
 SEARCH_CAP = 1000
-_ESTIMATE_CAP = 5000
+_ESTIMATE_CAP = 2000
+_SAMPLE_PERSONS = 2000  # recent persons whose tokens rank common words by frequency
 
 
 @dataclass(frozen=True)
@@ -51,32 +52,69 @@ def person_get(user: Any, pk: int, perm: Perm = Perm.VIEW_PERSON) -> Person:
 
 
 def _capped_count(qs: QuerySet[SearchToken], cap: int) -> int:
-    return qs[:cap].count()
+    return qs.values_list("person_id")[:cap].count()
+
+
+def _word_estimates(base: QuerySet[SearchToken], words: list[str]) -> list[tuple[float, str]]:
+    """(estimated number of matching tokens, word), rarest first.
+
+    Rare words are counted exactly (up to ``_ESTIMATE_CAP``, a short index range scan). Common words are
+    ranked by how often they occur among the tokens of the most recently registered persons: exact
+    counts of common words would cost a scan of tens of thousands of index entries each, and only the
+    order matters here.
+    """
+    estimates: list[tuple[float, str]] = []
+    common: list[str] = []
+    for word in words:
+        count = _capped_count(base.filter(prefix_q("token", word)), _ESTIMATE_CAP)
+        if count < _ESTIMATE_CAP:
+            estimates.append((count, word))
+        else:
+            common.append(word)
+    if len(common) == 1:
+        estimates.append((_ESTIMATE_CAP, common[0]))
+    elif common:
+        newest = SearchToken._base_manager.aggregate(top=Max("person_id"))["top"] or 0
+        window = base.filter(person_id__gt=newest - _SAMPLE_PERSONS)
+        for word in common:
+            in_window = window.filter(prefix_q("token", word)).count()
+            estimates.append((_ESTIMATE_CAP * (1 + in_window), word))
+    # Ties (equally frequent words): the longer word is usually the more specific.
+    return sorted(estimates, key=lambda e: (e[0], -len(e[1]), e[1]))
 
 
 def person_search(user: Any, query: str, *, page: int = 1, page_size: int = 25) -> SearchPage:
     """Persons whose names, documents or phones start with every word of ``query``.
 
-    The rarest word drives an index range scan; the others are checked per candidate with EXISTS on the
-    (person, token) index. At most ``SEARCH_CAP`` matches are counted.
+    The rarest word drives a range scan of the (token, office, person) index, in index order; each other
+    word is checked per candidate with EXISTS on the (person, token) index, rarest first. Because the
+    rows come in index order, the scan stops as soon as ``SEARCH_CAP`` persons are found, so common names
+    cost no more than a page of results; a query whose words are all common but rarely found together
+    scans the rarest word's candidates once. Results are ordered by the matched token, office and id.
     """
     offices = sorted(offices_with_perm(user, Perm.VIEW_PERSON))
     words = query_tokens(query)
     if not offices or not words:
         return SearchPage([], 0, False, page, page_size)
     base = SearchToken.objects.filter(office_id__in=offices)
-    estimates = sorted((_capped_count(base.filter(prefix_q("token", w)), _ESTIMATE_CAP), w) for w in words)
-    if estimates[0][0] == 0:
-        return SearchPage([], 0, False, page, page_size)
-    driver, others = estimates[0][1], [w for _, w in estimates[1:]]
+    if len(words) == 1:
+        driver, others = words[0], []
+    else:
+        estimates = _word_estimates(base, words)
+        if estimates[0][0] == 0:
+            return SearchPage([], 0, False, page, page_size)
+        driver, others = estimates[0][1], [w for _, w in estimates[1:]]
     qs = base.filter(prefix_q("token", driver))
     for word in others:
+        # The base manager (no office scope) keeps the EXISTS probe inside the (person, token) index: the
+        # outer query is scoped already, and a person's tokens all belong to the person's office.
         qs = qs.filter(
-            Exists(SearchToken.objects.filter(prefix_q("token", word), person_id=OuterRef("person_id")))
+            Exists(SearchToken._base_manager.filter(prefix_q("token", word), person_id=OuterRef("person_id")))
         )
-    rows = qs.order_by("token", "person_id").values_list("person_id", flat=True)[: SEARCH_CAP * 3]
+    limit = SEARCH_CAP + SEARCH_CAP // 5 + 1  # a person may match through several tokens
+    rows = list(qs.order_by("token", "office_id", "person_id").values_list("person_id", flat=True)[:limit])
     ids = list(dict.fromkeys(rows))
-    capped = len(ids) > SEARCH_CAP
+    capped = len(ids) > SEARCH_CAP or len(rows) == limit
     ids = ids[:SEARCH_CAP]
     start = (page - 1) * page_size
     page_ids = ids[start : start + page_size]

@@ -554,3 +554,13 @@ def test_birth_place_is_checked_against_birth_country(world):
     )
     error = assert_error(response, 400, "invalid")
     assert list(error["fields"]) == ["birth_place"]
+
+
+def test_session_writes_need_the_csrf_token_and_token_writes_do_not(world):
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(world.caseworker)
+    assert_error(post(session, LIST, new_person(world)), 403, "permission_denied")
+    assert not Person.objects.exists()
+    token = token_client(world.caseworker)
+    token.handler.enforce_csrf_checks = True
+    assert post(token, LIST, new_person(world)).status_code == 201

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.geo.models import AdminArea
 from rumbo.lib.testing.factories import member
 from rumbo.offices.models import Role
 from rumbo.people.consent import consent_text
-from rumbo.people.models import ConsentRecord, Document, HouseholdRelation, Person, Phone
+from rumbo.people.data import AddressData
+from rumbo.people.models import Address, ConsentRecord, Document, HouseholdRelation, Person, Phone
 from rumbo.people.services import consent_text_sha256
 from rumbo.people.tests.utils import JOSE_CURP, make_curp, make_person
 
@@ -224,6 +226,7 @@ def test_invalid_phone_in_second_row_is_an_error_there_and_saves_nothing(world):
     editor = response.context["editor"]
     assert editor.phones.forms[1].errors["number"]
     assert not editor.phones.forms[0].errors
+    assert editor.has_errors and 'role="alert"' in response.content.decode()
     assert not Person.objects.exists() and not Phone.objects.exists()
 
 
@@ -272,7 +275,7 @@ def test_age_gives_an_estimated_birth_date(world):
     )
     person = Person.objects.get()
     assert person.birth_date_precision == "estimated"
-    assert person.birth_date.year == datetime.date.today().year - 30
+    assert person.birth_date.year == timezone.localdate().year - 30
 
 
 def test_place_of_birth_from_state_and_municipality(world):
@@ -419,12 +422,68 @@ def test_edit_saves_and_audits_a_field_diff(world):
     assert event.changes == {"second_surname": {"old": "López", "new": "Pérez"}}
 
 
+def test_edit_keeps_unchanged_rows(world):
+    person = michoacan_person(world)
+    data = payload(
+        second_surname="Pérez",
+        **{
+            "documents-INITIAL_FORMS": "1",
+            "documents-0-issuing_country": "MX",
+            "phones-INITIAL_FORMS": "1",
+            "phones-0-number": "+524431234567",
+            "phones-0-is_primary": "on",
+        },
+    )
+    response = world.client_for(world.caseworker).post(reverse("people:edit", kwargs={"pk": person.pk}), data)
+    assert response.status_code == 302
+    assert Document.objects.filter(person=person).count() == 1
+    assert Phone.objects.filter(person=person).count() == 1
+    event = AuditEvent.objects.get(action=Action.PERSON_UPDATE, object_id=str(person.pk))
+    assert set(event.changes) == {"second_surname"}
+
+
 def test_edit_can_delete_a_row(world):
     person = michoacan_person(world)
     data = payload(**{"phones-0-DELETE": "on"})
     data.update({"documents-INITIAL_FORMS": "1", "phones-INITIAL_FORMS": "1"})
     world.client_for(world.caseworker).post(reverse("people:edit", kwargs={"pk": person.pk}), data)
     assert not Phone.objects.filter(person=person).exists()
+
+
+def test_edit_keeps_places_outside_mexico(world):
+    tegucigalpa = AdminArea.objects.get(country="HN", level=2, code="0801")
+    texas = AdminArea.objects.get(country="US", level=1, code="48")
+    person = michoacan_person(
+        world,
+        birth_country="HN",
+        birth_place_id=tegucigalpa.pk,
+        documents=[],
+        addresses=[AddressData(country="US", admin_area_id=texas.pk, text="123 Main St")],
+    )
+    client = world.client_for(world.caseworker)
+    page = client.get(reverse("people:edit", kwargs={"pk": person.pk})).content.decode()
+    assert f'name="kept_place" value="{tegucigalpa.pk}"' in page
+    assert f'name="addresses-0-kept_place" value="{texas.pk}"' in page
+    data = payload(
+        second_surname="Pérez",
+        birth_date="",
+        birth_country="HN",
+        kept_place=str(tegucigalpa.pk),
+        **{
+            "documents-0-kind": "",
+            "documents-0-number": "",
+            "phones-INITIAL_FORMS": "1",
+            "addresses-INITIAL_FORMS": "1",
+            "addresses-0-country": "US",
+            "addresses-0-kept_place": str(texas.pk),
+            "addresses-0-text": "123 Main St",
+        },
+    )
+    response = client.post(reverse("people:edit", kwargs={"pk": person.pk}), data)
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert (person.second_surname, person.birth_place_id) == ("Pérez", tegucigalpa.pk)
+    assert Address.objects.get(person=person).admin_area_id == texas.pk
 
 
 def test_invalid_edit_saves_nothing(world):
