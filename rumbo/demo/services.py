@@ -138,7 +138,8 @@ def _bulk_session() -> Iterator[None]:
             if vendor == "sqlite":
                 cursor.execute(f"PRAGMA cache_size = {cache_size}")
                 cursor.execute("PRAGMA optimize")
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not connection.in_atomic_block:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # give the disk space of the WAL back
             elif vendor == "postgresql":
                 for table in ("people_person", "people_searchtoken", "people_document", "people_phone"):
                     cursor.execute(f"ANALYZE {table}")

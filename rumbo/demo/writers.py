@@ -228,6 +228,8 @@ def restore_indexes() -> int:
             cursor.execute("PRAGMA threads = 2")  # let SQLite sort with a helper thread
         elif connection.vendor == "postgresql":
             cursor.execute("SET maintenance_work_mem = '512MB'")
+            if connection.in_atomic_block:  # index DDL refuses to run with deferred FK checks pending
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for dropped in DroppedIndex.objects.order_by("id"):
             sql = dropped.sql
             if sql.upper().startswith("CREATE INDEX ") and "IF NOT EXISTS" not in sql.upper():
@@ -252,6 +254,8 @@ def bulk_load(models_: Sequence[type[models.Model]], *, drop_indexes: bool) -> I
     with connection.cursor() as cursor:
         if sqlite_fk:
             cursor.execute("PRAGMA foreign_keys = OFF")
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for model in models_:
             table = model._meta.db_table
             for name, sql in _table_indexes(table):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models.functions import Substr
 from django.shortcuts import get_object_or_404
 
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
@@ -77,7 +78,9 @@ def _word_estimates(base: QuerySet[SearchToken], words: list[str]) -> list[tuple
         newest = SearchToken._base_manager.aggregate(top=Max("person_id"))["top"] or 0
         window = base.filter(person_id__gt=newest - _SAMPLE_PERSONS)
         for word in common:
-            in_window = window.filter(prefix_q("token", word)).count()
+            # Substr, not a range on token: the window must be read through the (person, token) index,
+            # not through the long token range the word has in the (token, office, person) index.
+            in_window = window.annotate(head=Substr("token", 1, len(word))).filter(head=word).count()
             estimates.append((_ESTIMATE_CAP * (1 + in_window), word))
     # Ties (equally frequent words): the longer word is usually the more specific.
     return sorted(estimates, key=lambda e: (e[0], -len(e[1]), e[1]))
@@ -90,7 +93,8 @@ def person_search(user: Any, query: str, *, page: int = 1, page_size: int = 25) 
     word is checked per candidate with EXISTS on the (person, token) index, rarest first. Because the
     rows come in index order, the scan stops as soon as ``SEARCH_CAP`` persons are found, so common names
     cost no more than a page of results; a query whose words are all common but rarely found together
-    scans the rarest word's candidates once. Results are ordered by the matched token, office and id.
+    scans the rarest word's candidates once. Results are ordered by the matched token (then, as stored in
+    the index, by office and id).
     """
     offices = sorted(offices_with_perm(user, Perm.VIEW_PERSON))
     words = query_tokens(query)
@@ -112,7 +116,11 @@ def person_search(user: Any, query: str, *, page: int = 1, page_size: int = 25) 
             Exists(SearchToken._base_manager.filter(prefix_q("token", word), person_id=OuterRef("person_id")))
         )
     limit = SEARCH_CAP + SEARCH_CAP // 5 + 1  # a person may match through several tokens
-    rows = list(qs.order_by("token", "office_id", "person_id").values_list("person_id", flat=True)[:limit])
+    # ORDER BY token alone: the (token, office, person) index delivers it as is, so the scan can stop at
+    # ``limit``; naming office and person too makes SQLite sort each token's rows first (its planner does
+    # not see that the index order already satisfies them once office is filtered with IN). Within one
+    # token, rows come in index order (office, person), the same on every run.
+    rows = list(qs.order_by("token").values_list("person_id", flat=True)[:limit])
     ids = list(dict.fromkeys(rows))
     capped = len(ids) > SEARCH_CAP or len(rows) == limit
     ids = ids[:SEARCH_CAP]

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django_scopes import scopes_disabled
 
 CHROMIUM = os.environ.get("RUMBO_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARGS = [
@@ -21,10 +22,13 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test itself
     # (set-up, assertions) are still synchronous and safe here.
+    # Function-scoped on purpose: Playwright switches greenlets, and every switch back restores the context
+    # variables captured when it started; started per test, that context includes the test's
+    # django-scopes state (set by the autouse fixture in conftest.py at the repository root).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -40,5 +44,8 @@ def browser() -> Iterator[object]:
 def page(browser: object) -> Iterator[object]:
     context = browser.new_context(locale="es-MX", viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
-    yield page
+    # Starting Playwright switched this thread to another context-variable context, losing the test's
+    # django-scopes state: set it again here, for the ORM calls of the test body.
+    with scopes_disabled():
+        yield page
     context.close()

@@ -18,16 +18,8 @@ from rumbo.lib.testing.factories import PASSWORD, OfficeFactory, UserFactory, me
 from rumbo.offices.models import Office, Role
 
 
-def _is_transactional(request: pytest.FixtureRequest) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool(
-        {"transactional_db", "live_server"} & set(request.fixturenames)
-        or (marker is not None and marker.kwargs.get("transaction"))
-    )
-
-
 @pytest.fixture(autouse=True)
-def _unscoped_test_code(request: pytest.FixtureRequest, db: None) -> Iterator[None]:
+def _unscoped_test_code(db: None) -> Iterator[None]:
     """Test set-up and assertions run unscoped; requests through the client are scoped by the middleware.
 
     Transactional tests (live server, schemathesis) end with Django emptying every table: that flush removed
@@ -40,7 +32,8 @@ def _unscoped_test_code(request: pytest.FixtureRequest, db: None) -> Iterator[No
         if not audit_triggers.installed(connection):
             audit_triggers.install(connection)
         yield
-    if _is_transactional(request):
+    if not connection.in_atomic_block:
+        # A transactional test: Django empties the tables next, which the triggers would refuse.
         audit_triggers.remove(connection)
 
 

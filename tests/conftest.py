@@ -1,3 +1,0 @@
-"""Repository-level tests (browser, schemathesis) share the fixtures of rumbo/conftest.py."""
-
-from rumbo.conftest import *  # noqa: F403
