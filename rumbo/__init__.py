@@ -1,3 +1,3 @@
-"""Rumbo: case management for migrant-assistance offices, consulates in crises and the programme that trains them."""
+"""Rumbo: case management for migrant-assistance offices, consulates in crises and their trainers."""
 
 __version__ = "0.1.0"

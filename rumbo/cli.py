@@ -49,7 +49,7 @@ def serve(argv: list[str]) -> int:
         _call("demo", "--if-empty")
     children: list[subprocess.Popen[bytes]] = []
     if not args.no_worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "rumbo", "worker"]))  # noqa: S603
+        children.append(subprocess.Popen([sys.executable, "-m", "rumbo", "worker"]))
     gunicorn = [
         sys.executable,
         "-m",

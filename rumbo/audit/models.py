@@ -79,7 +79,9 @@ class AuditEvent(models.Model):
         related_name="+",
         db_constraint=False,
     )
-    action = models.CharField(_("action"), max_length=40, choices=Action.choices, db_index=True)
+    # No ``choices`` on the column: the vocabulary grows with every domain, and a label change must not need
+    # a migration of the audit table. ``get_action_display`` reads the label from ``Action``.
+    action = models.CharField(_("action"), max_length=40, db_index=True)
     object_type = models.CharField(_("object type"), max_length=60, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
@@ -103,6 +105,12 @@ class AuditEvent(models.Model):
         return (
             f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
         )
+
+    def get_action_display(self) -> str:
+        try:
+            return str(Action(self.action).label)
+        except ValueError:
+            return self.action
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

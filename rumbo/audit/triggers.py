@@ -14,7 +14,10 @@ SQLITE_INSTALL = [
     """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_auditevent
        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;""",
 ]
-SQLITE_REMOVE = ["DROP TRIGGER IF EXISTS audit_event_no_update;", "DROP TRIGGER IF EXISTS audit_event_no_delete;"]
+SQLITE_REMOVE = [
+    "DROP TRIGGER IF EXISTS audit_event_no_update;",
+    "DROP TRIGGER IF EXISTS audit_event_no_delete;",
+]
 
 POSTGRES_INSTALL = [
     """CREATE OR REPLACE FUNCTION audit_event_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,5 +54,7 @@ def installed(connection: Any) -> bool:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'audit_event_no_%%'")
             return bool(cursor.fetchone()[0] == 2)
-        cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit_event_no_%'")
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit_event_no_%'"
+        )
         return bool(cursor.fetchone()[0] == 2)

@@ -82,7 +82,10 @@ def check() -> list[str]:
                 if not mo_path.exists():
                     problems.append(f"{mo_path.relative_to(ROOT)} is missing (run --update)")
                     continue
-                mo = {(e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items()))) for e in polib.mofile(str(mo_path))}
+                mo = {
+                    (e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
+                    for e in polib.mofile(str(mo_path))
+                }
                 for e in committed.translated_entries():
                     if mo.get((e.msgctxt, e.msgid)) != (e.msgstr, tuple(sorted(e.msgstr_plural.items()))):
                         problems.append(f"{mo_path.relative_to(ROOT)} is stale (run --update)")

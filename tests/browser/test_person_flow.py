@@ -13,7 +13,9 @@ from rumbo.people.models import Person
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_caseworker_registers_a_person_and_finds_them_with_a_misspelt_accent(live_server, page, world, password):
+def test_caseworker_registers_a_person_and_finds_them_with_a_misspelt_accent(
+    live_server, page, world, password
+):
     base = live_server.url
     page.goto(f"{base}/accounts/login/")
     page.fill("input[name=username]", world.caseworker.username)

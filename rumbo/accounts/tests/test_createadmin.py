@@ -111,8 +111,8 @@ def test_rumbo_console_command_reaches_createadmin(tmp_path):
         "RUMBO_ADMIN_PASSWORD": GOOD,
     }
     run = [sys.executable, "-m", "rumbo"]
-    subprocess.run([*run, "migrate", "-v", "0"], env=env, check=True, capture_output=True)  # noqa: S603
-    result = subprocess.run(  # noqa: S603
+    subprocess.run([*run, "migrate", "-v", "0"], env=env, check=True, capture_output=True)
+    result = subprocess.run(
         [*run, "createadmin", "--username", "plataforma", "--no-input"],
         env=env,
         capture_output=True,
@@ -121,7 +121,7 @@ def test_rumbo_console_command_reaches_createadmin(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "plataforma" in result.stdout
-    again = subprocess.run(  # noqa: S603
+    again = subprocess.run(
         [*run, "createadmin", "--username", "plataforma", "--no-input"],
         env=env,
         capture_output=True,

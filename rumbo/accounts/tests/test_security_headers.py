@@ -42,7 +42,7 @@ def _settings_outside_debug(**env: str) -> list[str]:
     clean = {
         k: v for k, v in os.environ.items() if k not in {"DEBUG", "RUMBO_SECURE_COOKIES", "RUMBO_LOCAL_HTTP"}
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True
     )
     return result.stdout.split()

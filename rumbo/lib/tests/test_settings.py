@@ -25,6 +25,10 @@ def test_database_url_selects_postgresql(tmp_path):
         "from django.conf import settings; d = settings.DATABASES['default'];"
         "print(d['ENGINE'], d['NAME'], d['HOST'])"
     )
-    env = {"RUMBO_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db.example:5432/rumbo", "PATH": "/usr/bin"}
+    env = {
+        "RUMBO_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://u@db.example:5432/rumbo",
+        "PATH": "/usr/bin",
+    }
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["django.db.backends.postgresql", "rumbo", "db.example"]

@@ -13,4 +13,4 @@ def test_tokens_are_unique_and_ordered():
 def test_prefix_upper_bound_is_just_above_every_extension():
     upper = prefix_upper_bound("hern")
     assert "hern" < "hernandez" < upper
-    assert "hero" >= upper
+    assert upper <= "hero"
