@@ -72,3 +72,33 @@ def audit_record(
         request_id=ctx.request_id if ctx else "",
         ip=ctx.ip if ctx else None,
     )
+
+
+def audit_record_each(
+    *,
+    actor: Any,
+    action: Action,
+    objects: Iterable[models.Model],
+    detail: Mapping[str, Any] | None = None,
+) -> int:
+    """Append one event per object (e.g. one per exported person, so each record's access log shows it),
+    in one bulk insert. Each event's office is the object's ``office_id``."""
+    ctx = context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    payload = _jsonable(dict(detail or {}))
+    events = [
+        AuditEvent(
+            actor=actor if is_user else None,
+            actor_label=(actor.get_username() if is_user else "")[:150],
+            office_id=getattr(obj, "office_id", None),
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            detail=payload,
+            request_id=ctx.request_id if ctx else "",
+            ip=ctx.ip if ctx else None,
+        )
+        for obj in objects
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return len(events)

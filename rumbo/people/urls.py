@@ -9,6 +9,7 @@ app_name = "people"
 urlpatterns = [
     path("", views.search, name="search"),
     path("new/", views.create, name="create"),
+    path("export.csv", views.export, name="export"),
     path("municipalities/", views.municipalities, name="municipalities"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),

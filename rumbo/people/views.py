@@ -7,6 +7,8 @@ person outside the user's offices is 404 (``person_get``); inside them without t
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -56,6 +59,7 @@ from rumbo.people.services import (
     household_unlink,
     person_anonymise,
     person_create,
+    person_export,
     person_data_clean,
     person_data_curp_flags,
     person_data_from,
@@ -113,10 +117,25 @@ def search(request: HttpRequest) -> HttpResponse:
         "result": result,
         "rows": rows,
         "can_add": bool(offices_with_perm(request.user, Perm.ADD_PERSON)),
+        "can_export": bool(offices_with_perm(request.user, Perm.EXPORT_PERSON)),
     }
     template = "people/_results.html" if _is_htmx(request) else "people/search.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+def export(request: HttpRequest) -> HttpResponse:
+    """CSV of the persons the user may export (all, or those matching ``q``); every row is audited."""
+    rows = person_export(actor=request.user, query=request.GET.get("q", "").strip()[:100])
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # BOM: spreadsheet programs then read the accents right
+    csv.writer(buffer).writerows(rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    filename = f"rumbo-personas-{timezone.localdate():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -27,6 +27,7 @@ from rumbo.people.services._common import ANONYMISED_NAME
 from rumbo.people.services.cleaning import person_data_clean
 from rumbo.people.services.consent import consent_record, consent_text_sha256
 from rumbo.people.services.documents import document_add, document_remove
+from rumbo.people.services.exports import person_export
 from rumbo.people.services.household import household_link, household_unlink
 from rumbo.people.services.persons import (
     person_anonymise,
@@ -38,6 +39,7 @@ from rumbo.people.services.persons import (
 from rumbo.people.services.rows import person_data_curp_flags, person_data_from, person_snapshot
 
 __all__ = [
+    "person_export",
     "ANONYMISED_NAME",
     "AddressData",
     "AliasData",
