@@ -106,12 +106,6 @@ class AuditEvent(models.Model):
             f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
         )
 
-    def get_action_display(self) -> str:
-        try:
-            return str(Action(self.action).label)
-        except ValueError:
-            return self.action
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise PermissionError("Audit events are append-only.")
@@ -119,3 +113,9 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("Audit events are append-only.")
+
+    def get_action_display(self) -> str:
+        try:
+            return str(Action(self.action).label)
+        except ValueError:
+            return self.action

@@ -39,7 +39,6 @@ from rumbo.people.services.persons import (
 from rumbo.people.services.rows import person_data_curp_flags, person_data_from, person_snapshot
 
 __all__ = [
-    "person_export",
     "ANONYMISED_NAME",
     "AddressData",
     "AliasData",
@@ -58,6 +57,7 @@ __all__ = [
     "person_data_clean",
     "person_data_curp_flags",
     "person_data_from",
+    "person_export",
     "person_record_view",
     "person_search_record",
     "person_snapshot",
