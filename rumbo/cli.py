@@ -63,6 +63,8 @@ def serve(argv: list[str]) -> int:
         "4",
         "--access-logfile",
         "-",
+        # gunicorn's control socket lives in the home folder: two Rumbo servers on one machine would clash.
+        "--no-control-socket",
         "--forwarded-allow-ips",
         os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     ]

@@ -423,13 +423,17 @@ class SearchToken(models.Model):
     office = models.ForeignKey("offices.Office", on_delete=models.CASCADE, related_name="+", db_index=False)
     token = SearchTokenField(max_length=40)
     kind = models.CharField(max_length=1, choices=Kind.choices)
+    # A 62-bit Bloom filter of the first 3 and 4 characters of ALL the person's tokens (the same on each of
+    # the person's rows; ``search.token_signature``). Search rejects most candidates that lack another query
+    # word from the index entry alone, before probing. 0 means "not computed" and never rejects.
+    sig = models.BigIntegerField(default=0)
 
     objects = OfficeScopedManager()
 
     class Meta:
         indexes = [
             # Prefix ranges on token, in (token, office, person) order: the order search results stream in.
-            models.Index(fields=["token", "office", "person"], name="people_token_prefix"),
+            models.Index(fields=["token", "office", "person", "sig"], name="people_token_prefix"),
             models.Index(fields=["person", "token"], name="people_token_person"),
         ]
 

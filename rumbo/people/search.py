@@ -7,6 +7,7 @@ at millions of persons on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -76,6 +77,38 @@ def person_tokens(
                 yield tok, "p"
 
 
+SIGNATURE_BITS = 62  # fits a signed 64-bit integer column on every database
+
+
+def _prefix_bits(prefix: str) -> int:
+    digest = zlib.crc32(prefix.encode())
+    return (1 << (digest % SIGNATURE_BITS)) | (1 << ((digest // SIGNATURE_BITS) % SIGNATURE_BITS))
+
+
+def word_mask(word: str) -> int:
+    """Bits a person's signature must have for one of their tokens to start with ``word`` (0: no test)."""
+    mask = 0
+    for size in (3, 4):
+        if len(word) >= size:
+            mask |= _prefix_bits(word[:size])
+    return mask
+
+
+def token_signature(tokens: Iterable[str]) -> int:
+    """Bloom filter of the 3- and 4-character beginnings of ``tokens`` (see ``SearchToken.sig``).
+
+    If a token starts with a query word of 3 or more characters, the signature has every bit of
+    ``word_mask(word)``; the reverse may be wrong (a few percent of the time), so a match is always
+    confirmed against the tokens themselves.
+    """
+    sig = 0
+    for token in tokens:
+        for size in (3, 4):
+            if len(token) >= size:
+                sig |= _prefix_bits(token[:size])
+    return sig
+
+
 def reindex_person(person: Any) -> None:
     """Rebuild the search tokens of ``person`` from its current names, aliases, documents and phones."""
     from rumbo.people.models import SearchToken
@@ -83,16 +116,19 @@ def reindex_person(person: Any) -> None:
     SearchToken.objects.filter(person=person).delete()
     if person.is_anonymised:
         return
-    pairs = person_tokens(
-        given_names=person.given_names,
-        first_surname=person.first_surname,
-        second_surname=person.second_surname,
-        aliases=[(a.given_names, a.surnames) for a in person.aliases.all()],
-        documents=[d.number for d in person.documents.all()],
-        phones=[p.e164 for p in person.phones.all()],
+    pairs = list(
+        person_tokens(
+            given_names=person.given_names,
+            first_surname=person.first_surname,
+            second_surname=person.second_surname,
+            aliases=[(a.given_names, a.surnames) for a in person.aliases.all()],
+            documents=[d.number for d in person.documents.all()],
+            phones=[p.e164 for p in person.phones.all()],
+        )
     )
+    sig = token_signature(t for t, _ in pairs)
     SearchToken.objects.bulk_create(
-        [SearchToken(person=person, office_id=person.office_id, token=t, kind=k) for t, k in pairs]
+        [SearchToken(person=person, office_id=person.office_id, token=t, kind=k, sig=sig) for t, k in pairs]
     )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Substr
 from django.shortcuts import get_object_or_404
 
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
 from rumbo.people.data import PersonData
 from rumbo.people.models import Document, DocumentKind, Person, Phone, SearchToken
-from rumbo.people.search import document_token, name_tokens, prefix_q, query_tokens
+from rumbo.people.search import document_token, name_tokens, prefix_q, query_tokens, word_mask
 
 SEARCH_CAP = 1000
 _ESTIMATE_CAP = 2000
@@ -109,6 +109,13 @@ def person_search(user: Any, query: str, *, page: int = 1, page_size: int = 25) 
             return SearchPage([], 0, False, page, page_size)
         driver, others = estimates[0][1], [w for _, w in estimates[1:]]
     qs = base.filter(prefix_q("token", driver))
+    mask = 0
+    for word in others:
+        mask |= word_mask(word)
+    if mask:
+        # Candidates whose signature lacks another word are dropped inside the index scan, before any
+        # probe; rows without a signature (0) are kept. The EXISTS probes below confirm the rest.
+        qs = qs.alias(sig_hit=F("sig").bitand(mask)).filter(Q(sig_hit=mask) | Q(sig=0))
     for word in others:
         # The base manager (no office scope) keeps the EXISTS probe inside the (person, token) index: the
         # outer query is scoped already, and a person's tokens all belong to the person's office.
