@@ -36,7 +36,13 @@ class OfficeScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = request.user if request.user.is_authenticated else _api_token_user(request)
+        # DRF tries the token first, then the session: scope by the same user it will act as.
+        token_user = _api_token_user(request)
+        user = (
+            token_user
+            if token_user is not None
+            else (request.user if request.user.is_authenticated else None)
+        )
         offices = sorted(member_office_ids(user)) if user is not None else []
         memberships = active_memberships(user) if user is not None else []
         if memberships:

@@ -282,7 +282,7 @@ def test_errors_are_translated_into_the_request_language(world):
     spanish = client.post(LIST, json.dumps(body), content_type="application/json", HTTP_ACCEPT_LANGUAGE="es")
     english = client.post(LIST, json.dumps(body), content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
     assert assert_error(english, 400)["fields"] == {"given_names": ["This field is required."]}
-    assert assert_error(spanish, 400)["fields"] == {"given_names": ["Este campo es requerido."]}
+    assert assert_error(spanish, 400)["fields"] == {"given_names": ["Este campo es obligatorio."]}
 
 
 def test_curp_that_disagrees_is_saved_and_flagged(world):
