@@ -6,8 +6,8 @@ municipalities, valid CURPs and Honduran DNIs, phones valid for ``phonenumbers``
 Indigenous languages where they are spoken, addresses near the municipal seat, and search tokens identical to
 what ``rumbo.people.search.person_tokens`` produces.
 
-Speed: everything that can be precomputed is — per name its folded tokens and CURP letters, per birth date its
-strings and check-digit contribution — and random picks are lookups in 65,536-slot tables (``Sampler``), so a
+Speed: everything that can be precomputed is (``pools.py``): per name its folded tokens and CURP letters, per
+birth date its strings and check-digit contribution; random picks are lookups in 65,536-slot tables, so a
 person costs a few dozen dictionary and list operations. Rows are written in batches (one transaction each) by
 the fastest writer of the database (``writers.py``). Memory is bounded by the batch size.
 
@@ -18,15 +18,13 @@ tokens with ``person_tokens`` itself. It is slower and meant for thousands, not 
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,16 +36,21 @@ from rumbo.demo.identity import (
     INCONVENIENT,
     VALUE,
     check_digit,
-    first_surname_part,
-    given_name_part,
-    second_surname_part,
     weighted_sum,
 )
+from rumbo.demo.pools import (
+    BITS,
+    NO_NAME,
+    OFFICE_SHARES,
+    Day,
+    Name,
+    OfficeProfile,
+    Origin,
+    Place,
+    Sampler,
+    day_sampler,
+)
 from rumbo.demo.writers import Row, Writer, bulk_load
-from rumbo.geo.loader import DATA_DIR
-from rumbo.geo.models import AdminArea
-from rumbo.lib.text import tokens as fold_tokens
-from rumbo.offices.models import Office
 from rumbo.people.models import (
     Address,
     Alias,
@@ -61,195 +64,10 @@ from rumbo.people.models import (
     SearchToken,
     VulnerabilityFlag,
 )
-from rumbo.people.search import MAX_TOKEN, document_token, person_tokens
+from rumbo.people.search import document_token, person_tokens, token_signature
 
-T = TypeVar("T")
-BITS = 16
-SLOTS = 1 << BITS
-
-# Share of persons of each demo office in generated data.
-OFFICE_SHARES: dict[str, float] = {
-    "ofam-mich": 0.25,
-    "ofam-jal": 0.20,
-    "ofam-oax": 0.14,
-    "ofam-gro": 0.12,
-    "ofam-chis": 0.10,
-    "hn-consulado-tapachula": 0.08,
-    "hn-consulado-cdmx": 0.05,
-    "mx-consulado-los-angeles": 0.06,
-}
-# States with the most emigrants to the US (Mexicans registered at the consulate in Los Angeles).
-EMIGRATION_STATES = ("16", "14", "11", "32", "12", "20", "21")
 CONSENT_VERSION = "demo-2026-01"
 CONSENT_TEXT_SHA256 = hashlib.sha256(b"Rumbo demo consent text, version demo-2026-01").hexdigest()
-
-
-class Sampler(Generic[T]):
-    """Weighted random choice by table lookup: ``table[getrandbits(16)]``. Every item with a positive weight
-    gets at least one of the 65,536 slots, so the rarest names still occur. (The table need not be shuffled:
-    the random index already makes every slot equally likely.)"""
-
-    __slots__ = ("items", "table")
-
-    def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
-        if not items:
-            raise ValueError("empty sampler")
-        total = float(sum(weights))
-        counts = [max(1, round(w / total * SLOTS)) if w > 0 else 0 for w in weights]
-        table: list[T] = []
-        for item, count in zip(items, counts, strict=True):
-            table.extend([item] * count)
-        while len(table) < SLOTS:  # rounding: pad with the commonest item
-            table.append(items[max(range(len(items)), key=lambda i: weights[i])])
-        self.items = list(items)
-        self.table = table[:SLOTS]
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    """A given name or surname with its folded search tokens and its CURP letters."""
-
-    text: str
-    tokens: tuple[str, ...]
-    initial: str  # given name: 1 letter; surname: first letter + inner vowel (as first surname)
-    second_initial: str  # surname used as second surname: 1 letter
-    consonant: str
-    # Check-digit contributions of this name's CURP letters: as given name (positions 4 and 16) or as
-    # first surname (1, 2 and 14); ``sum_second`` as second surname (3 and 15).
-    sum_first: int
-    sum_second: int
-
-
-NO_NAME = Name("", (), "X", "X", "X", 0, weighted_sum("X", 2) + weighted_sum("X", 14))
-
-
-def _given(text: str) -> Name:
-    part = given_name_part(text)
-    weight = weighted_sum(part.initial, 3) + weighted_sum(part.consonant, 15)
-    return Name(
-        text, tuple(t[:MAX_TOKEN] for t in fold_tokens(text)), part.initial, "", part.consonant, weight, 0
-    )
-
-
-def _surname(text: str) -> Name:
-    first, second = first_surname_part(text), second_surname_part(text)
-    return Name(
-        text,
-        tuple(t[:MAX_TOKEN] for t in fold_tokens(text)),
-        first.initial,
-        second.initial,
-        first.consonant,
-        weighted_sum(first.initial, 0) + weighted_sum(first.consonant, 13),
-        weighted_sum(second.initial, 2) + weighted_sum(second.consonant, 14),
-    )
-
-
-def _name_sampler(pairs: list[tuple[str, int]], make: Callable[[str], Name]) -> Sampler[Name]:
-    return Sampler([make(n) for n, _ in pairs], [w for _, w in pairs])
-
-
-@dataclass(frozen=True, slots=True)
-class Day:
-    """A birth date with everything the generator needs from it precomputed."""
-
-    iso: str
-    iso_month: str  # the date with an unknown day (day 1)
-    iso_year: str  # the date with an unknown month and day (1 January)
-    yymmdd: str
-    year: int
-    age: int
-    curp_sum: int  # check-digit contribution of yymmdd at CURP position 5
-
-
-def _age_weight(age: int) -> float:
-    # ~14 % minors (as among repatriated persons), adults peaking around 30.
-    if age < 18:
-        return 0.14 / 18
-    if age > 80:
-        return 0.0
-    return 0.86 * max(0.02, 1 - abs(age - 31) / 38) / 40
-
-
-def day_sampler(today: date) -> Sampler[Day]:
-    days: list[Day] = []
-    weights: list[float] = []
-    start = date(today.year - 80, 1, 1)
-    for n in range((today - start).days):
-        d = start + timedelta(days=n)
-        age = today.year - d.year - ((today.month, today.day) < (d.month, d.day))
-        yymmdd = f"{d.year % 100:02d}{d.month:02d}{d.day:02d}"
-        days.append(
-            Day(
-                d.isoformat(),
-                f"{d.year:04d}-{d.month:02d}-01",
-                f"{d.year:04d}-01-01",
-                yymmdd,
-                d.year,
-                age,
-                weighted_sum(yymmdd, 4),
-            )
-        )
-        weights.append(_age_weight(age))
-    return Sampler(days, weights)
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A municipality (or US state) where someone was born or lives."""
-
-    area_id: int | None
-    country: str
-    state: str  # INEGI state code (MX), department code (HN/GT), FIPS (US)
-    code: str  # full area code
-    curp_state: str  # two-letter CURP code ("NE" outside Mexico)
-    lat: float | None
-    lon: float | None
-    area_codes: tuple[str, ...] = ()
-    # Share of people born here who speak an Indigenous language, and which ones.
-    language_share: float = 0.0
-    languages: tuple[str, ...] = ()
-
-    @classmethod
-    def make(cls, *args: Any, **kwargs: Any) -> Place:
-        place = cls(*args, **kwargs)
-        share = 0.0
-        spoken: tuple[str, ...] = ()
-        if place.country == "MX" and place.state in N.INDIGENOUS_BY_STATE:
-            share, spoken = (
-                N.INDIGENOUS_BY_STATE[place.state][0],
-                tuple(N.INDIGENOUS_BY_STATE[place.state][1]),
-            )
-        elif place.country == "HN" and place.state in N.GARIFUNA_DEPARTMENTS:
-            share, spoken = 0.3, ("cab",)
-        return dataclasses.replace(place, language_share=share, languages=spoken)
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Who a person is: nationality, where born, which name lists."""
-
-    key: str
-    nationalities: tuple[str, ...]
-    birth_country: str
-    births: Sampler[Place]
-    male: Sampler[Name]
-    female: Sampler[Name]
-    surnames: Sampler[Name]
-    no_second_surname: float  # share without a second surname
-    has_curp: bool
-    has_dni: bool
-
-
-@dataclass
-class OfficeProfile:
-    """Who an office serves and where they live."""
-
-    office_id: int
-    code: str
-    origins: Sampler[Origin]
-    homes: Sampler[Place]
-    creator_id: int | None = None
-    home_country: str = "MX"
 
 
 @dataclass
@@ -303,7 +121,7 @@ DOCUMENT_COLUMNS = (
 PHONE_COLUMNS = ("person_id", "e164", "kind", "whatsapp", "is_primary")
 ADDRESS_COLUMNS = ("person_id", "country", "admin_area_id", "text", "lat", "lon", "is_current", "recorded_at")
 LANGUAGE_COLUMNS = ("person_id", "code")
-TOKEN_COLUMNS = ("token", "person_id", "office_id", "kind")
+TOKEN_COLUMNS = ("token", "person_id", "office_id", "kind", "sig")
 CONSENT_COLUMNS = (
     "person_id",
     "purpose",
@@ -333,188 +151,6 @@ TABLES: list[tuple[str, type[Any], tuple[str, ...]]] = [
     ("relations", HouseholdRelation, RELATION_COLUMNS),
     ("tokens", SearchToken, TOKEN_COLUMNS),
 ]
-
-
-def _read_states() -> dict[str, str]:
-    with (DATA_DIR / "mx_states.csv").open(encoding="utf-8-sig", newline="") as fh:
-        return {r["cve_ent"]: r["curp_code"] for r in csv.DictReader(fh)}
-
-
-class Catalog:
-    """Places and name pools, loaded once per run from the admin areas in the database."""
-
-    def __init__(self) -> None:
-        curp_codes = _read_states()
-        mx = list(
-            AdminArea.objects.filter(country="MX", level=2)
-            .select_related("parent")
-            .only("id", "code", "lat", "lon", "population", "parent__code")
-        )
-        self.mx_munis: list[tuple[Place, int]] = []
-        for a in mx:
-            state = a.parent.code if a.parent else a.code[:2]
-            place = Place.make(
-                a.id,
-                "MX",
-                state,
-                a.code,
-                curp_codes[state],
-                a.lat,
-                a.lon,
-                tuple(N.MX_AREA_CODES.get(state, N.MX_DEFAULT_AREA_CODES)),
-            )
-            self.mx_munis.append((place, a.population or 1000))
-        hn = AdminArea.objects.filter(country="HN", level=2).select_related("parent")
-        self.hn_munis: list[tuple[Place, int]] = [
-            (
-                Place.make(a.id, "HN", a.parent.code if a.parent else a.code[:2], a.code, "NE", None, None),
-                # Department capitals (municipality 01) are larger.
-                6 if a.code.endswith("01") else 1,
-            )
-            for a in hn
-        ]
-        gt = AdminArea.objects.filter(country="GT", level=2).select_related("parent")
-        self.gt_munis: list[tuple[Place, int]] = [
-            (Place(a.id, "GT", a.code[:2], a.code, "NE", a.lat, a.lon), 6 if a.code.endswith("01") else 1)
-            for a in gt
-        ]
-        us = {a.code: a for a in AdminArea.objects.filter(country="US", level=1, code__in=["06", "48", "17"])}
-        self.us_births = [
-            (Place(us[c].id if c in us else None, "US", c, c, "NE", None, None), w)
-            for c, w in (("06", 5), ("48", 3), ("17", 2))
-        ]
-        california = us.get("06")
-        # Homes in California: around Los Angeles (the consulate's district centre).
-        self.us_home = Place(
-            california.id if california else None,
-            "US",
-            "06",
-            "06",
-            "NE",
-            34.05,
-            -118.25,
-            tuple(N.US_AREA_CODES),
-        )
-        self.mx_male = _name_sampler(N.MX_MALE_GIVEN, _given)
-        self.mx_female = _name_sampler(N.MX_FEMALE_GIVEN, _given)
-        self.mx_surnames = _name_sampler(N.MX_SURNAMES, _surname)
-        self.hn_male = _name_sampler(N.HN_MALE_GIVEN, _given)
-        self.hn_female = _name_sampler(N.HN_FEMALE_GIVEN, _given)
-        self.hn_surnames = _name_sampler(N.HN_SURNAMES, _surname)
-        self._origins: dict[str, Origin] = {}
-
-    def places(self, pairs: Iterable[tuple[Place, int]]) -> Sampler[Place]:
-        pairs = list(pairs)
-        return Sampler([p for p, _ in pairs], [w for _, w in pairs])
-
-    def origin(self, key: str) -> Origin:
-        """``mx:<state>`` born in a state, ``mx`` anywhere in Mexico, ``mx-emigrant``, ``mx-us`` (born in
-        the US to Mexican parents), ``hn``, ``gt``."""
-        if key in self._origins:
-            return self._origins[key]
-        mx_names = {"male": self.mx_male, "female": self.mx_female, "surnames": self.mx_surnames}
-        hn_names = {"male": self.hn_male, "female": self.hn_female, "surnames": self.hn_surnames}
-        if key.startswith("mx:"):
-            state = key[3:]
-            births = self.places(p for p in self.mx_munis if p[0].state == state)
-            origin = Origin(
-                key, ("MX",), "MX", births, **mx_names, no_second_surname=0.02, has_curp=True, has_dni=False
-            )
-        elif key == "mx":
-            origin = Origin(
-                key,
-                ("MX",),
-                "MX",
-                self.places(self.mx_munis),
-                **mx_names,
-                no_second_surname=0.02,
-                has_curp=True,
-                has_dni=False,
-            )
-        elif key == "mx-emigrant":
-            births = self.places(
-                (p, w * (4 if p.state in EMIGRATION_STATES else 1)) for p, w in self.mx_munis
-            )
-            origin = Origin(
-                key, ("MX",), "MX", births, **mx_names, no_second_surname=0.02, has_curp=True, has_dni=False
-            )
-        elif key == "mx-us":
-            origin = Origin(
-                key,
-                ("MX", "US"),
-                "US",
-                self.places(self.us_births),
-                **mx_names,
-                no_second_surname=0.25,
-                has_curp=True,
-                has_dni=False,
-            )
-        elif key == "hn":
-            origin = Origin(
-                key,
-                ("HN",),
-                "HN",
-                self.places(self.hn_munis),
-                **hn_names,
-                no_second_surname=0.08,
-                has_curp=False,
-                has_dni=True,
-            )
-        elif key == "gt":
-            origin = Origin(
-                key,
-                ("GT",),
-                "GT",
-                self.places(self.gt_munis),
-                **hn_names,
-                no_second_surname=0.08,
-                has_curp=False,
-                has_dni=False,
-            )
-        else:
-            raise ValueError(key)
-        self._origins[key] = origin
-        return origin
-
-    def profiles(
-        self, offices: dict[str, Office], creators: dict[str, int] | None = None
-    ) -> list[OfficeProfile]:
-        """Profiles of the demo offices present in ``offices`` (keyed by office code)."""
-        creators = creators or {}
-        out: list[OfficeProfile] = []
-        for code in OFFICE_SHARES:
-            office = offices.get(code)
-            if office is None:
-                continue
-            if office.kind == Office.Kind.OFAM and office.location is not None:
-                state = office.location.code
-                foreign = 0.16 if state == "07" else 0.04
-                mix = [
-                    (f"mx:{state}", 0.74 - foreign),
-                    ("mx", 0.24),
-                    ("mx-us", 0.02),
-                    ("hn", foreign * 0.7),
-                    ("gt", foreign * 0.3),
-                ]
-                homes = self.places(p for p in self.mx_munis if p[0].state == state)
-                home_country = "MX"
-            elif office.represents_country == "HN":
-                mix = [("hn", 0.97), ("gt", 0.03)]
-                served = set(office.jurisdiction.values_list("id", flat=True))
-                location_id = office.location_id
-                homes = self.places(
-                    (p, w * (10 if p.area_id == location_id else 1))
-                    for p, w in self.mx_munis
-                    if p.area_id in served
-                )
-                home_country = "MX"
-            else:  # the Mexican consulate in Los Angeles
-                mix = [("mx-emigrant", 0.9), ("mx", 0.1)]
-                homes = Sampler([self.us_home], [1])
-                home_country = "US"
-            origins = Sampler([self.origin(k) for k, _ in mix], [w for _, w in mix])
-            out.append(OfficeProfile(office.id, code, origins, homes, creators.get(code), home_country))
-        return out
 
 
 class _CurpSums:
@@ -645,6 +281,8 @@ class PersonGenerator:
 
         fast = not self.rich  # rich mode builds the tokens with person_tokens() at the end instead
         tokens = out.tokens
+        doc_token = ""
+        phone_tokens: tuple[str, ...] = ()
 
         # Identity document.
         document: str | None = None
@@ -654,7 +292,7 @@ class PersonGenerator:
                 (pid, "curp", document, document.lower(), "MX", None, None, self.empty_flags, stamp)
             )
             if fast:
-                tokens.append((document.lower(), pid, office_id, "d"))
+                doc_token = document.lower()
         elif origin.has_dni and day.age >= 18 and rnd() < 0.85:
             serial = bits(17) % 100000
             document = f"{birth.code}-{day.year:04d}-{serial:05d}"
@@ -663,7 +301,7 @@ class PersonGenerator:
                 (pid, "hn_dni", document, normalized, "HN", None, None, self.empty_flags, stamp)
             )
             if fast:
-                tokens.append((normalized, pid, office_id, "d"))
+                doc_token = normalized
 
         # Phone: local numbers where the person lives; some Hondurans keep their Honduran number.
         phone: str | None = None
@@ -685,8 +323,7 @@ class PersonGenerator:
             phone = "+" + country_code + national
             out.phones.append((pid, phone, "mobile", rnd() < 0.7, True))
             if fast:
-                tokens.append((country_code + national, pid, office_id, "p"))
-                tokens.append((national, pid, office_id, "p"))
+                phone_tokens = (country_code + national, national)
 
         # Address near the municipal seat (or in Los Angeles).
         if home_text is None:
@@ -708,16 +345,24 @@ class PersonGenerator:
             name_tokens = given.tokens + first.tokens + second.tokens
             if len(set(name_tokens)) != len(name_tokens):
                 name_tokens = tuple(dict.fromkeys(name_tokens))
+            sig = given.sig | first.sig | second.sig
+            if doc_token:
+                sig |= _signature(doc_token)
+            for tok in phone_tokens:
+                sig |= _signature(tok)
             for tok in name_tokens:
-                tokens.append((tok, pid, office_id, "n"))
+                tokens.append((tok, pid, office_id, "n", sig))
+            if doc_token:
+                tokens.append((doc_token, pid, office_id, "d", sig))
+            for tok in phone_tokens:
+                tokens.append((tok, pid, office_id, "p", sig))
         else:
             extra = self._rich_extras(
                 out, pid, origin, sex, given, first, day, stamp, other_languages, profile
             )
             email = extra.email
-            tokens.extend(
-                (t, pid, office_id, k)
-                for t, k in person_tokens(
+            pairs = list(
+                person_tokens(
                     given_names=given.text,
                     first_surname=first.text,
                     second_surname=second.text,
@@ -726,6 +371,8 @@ class PersonGenerator:
                     phones=[phone] if phone else [],
                 )
             )
+            sig = token_signature(t for t, _ in pairs)
+            tokens.extend((t, pid, office_id, k, sig) for t, k in pairs)
 
         out.persons.append(
             (
@@ -950,6 +597,18 @@ class PersonGenerator:
                 if sibling != kid:
                     rel.append((kid, sibling, "sibling"))
         return len(members)
+
+
+_SIGNATURES: dict[str, int] = {}
+
+
+def _signature(token: str) -> int:
+    """``token_signature((token,))``, cached by the token's first four characters (all it depends on)."""
+    key = token[:4]
+    sig = _SIGNATURES.get(key)
+    if sig is None:
+        sig = _SIGNATURES[key] = token_signature((key,))
+    return sig
 
 
 def _address_pool(size: int, make: Callable[[random.Random], str]) -> list[str]:

@@ -18,8 +18,9 @@ from django.db import connection, transaction
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
-from rumbo.demo.generator import Catalog, OfficeProfile, Stats, generate
+from rumbo.demo.generator import Stats, generate
 from rumbo.demo.network import USERS, Network, build_network
+from rumbo.demo.pools import Catalog, OfficeProfile
 from rumbo.demo.writers import OrmWriter, Writer, writer_for
 from rumbo.offices.models import Role
 from rumbo.people.models import Person

@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 from django_scopes import scope
 
 from rumbo.audit.models import Action, AuditEvent
@@ -17,8 +18,10 @@ from rumbo.people.selectors import person_search
 
 
 def demo(*args: str, **options: object) -> str:
+    """Run the command; its output in English (the default language is Spanish)."""
     out = StringIO()
-    call_command("demo", *args, "--no-progress", stdout=out, stderr=StringIO(), **options)
+    with translation.override("en"):
+        call_command("demo", *args, "--no-progress", stdout=out, stderr=StringIO(), **options)
     return out.getvalue()
 
 

@@ -26,7 +26,7 @@ from rumbo.people.models import (
     Phone,
     SearchToken,
 )
-from rumbo.people.search import person_tokens
+from rumbo.people.search import person_tokens, token_signature
 from rumbo.people.validators import curp_inconsistencies, validate_document_number
 
 TODAY = datetime.date(2026, 6, 1)
@@ -66,8 +66,13 @@ def expected_tokens(person: Person) -> set[tuple[str, str]]:
 
 def stored_tokens() -> dict[int, set[tuple[str, str]]]:
     out: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for person_id, token, kind in SearchToken.objects.values_list("person_id", "token", "kind"):
+    signatures: dict[int, set[int]] = defaultdict(set)
+    for person_id, token, kind, sig in SearchToken.objects.values_list("person_id", "token", "kind", "sig"):
         out[person_id].add((token, kind))
+        signatures[person_id].add(sig)
+    for person_id, tokens in out.items():
+        # Every row of a person carries the signature of all the person's tokens, as reindex_person writes it.
+        assert signatures[person_id] == {token_signature(t for t, _ in tokens)}
     return out
 
 
