@@ -6,9 +6,9 @@ import datetime
 import hashlib
 
 import pytest
-from django.utils import translation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import translation
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.geo.models import AdminArea
