@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from django_scopes import scopes_disabled
 
 from rumbo.audit import triggers as audit_triggers
@@ -26,7 +27,9 @@ def _unscoped_test_code(db: None) -> Iterator[None]:
     the reference data the migrations loaded, and the append-only triggers would refuse it. So the areas are
     loaded again and the triggers installed again before each test, and removed just before that flush.
     """
-    with scopes_disabled():
+    # Test code starts in English whatever an earlier test's request activated (Django keeps the last
+    # request's language active in the thread); requests negotiate their own language as in production.
+    with scopes_disabled(), translation.override("en"):
         if not AdminArea.objects.exists():
             load_areas(AdminArea)
         if not audit_triggers.installed(connection):

@@ -129,4 +129,5 @@ def test_rumbo_console_command_reaches_createadmin(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert again.returncode != 0
-    assert "already exists" in again.stderr
+    # The command speaks Spanish first (LANGUAGE_CODE), like the rest of Rumbo.
+    assert "Ya existe un usuario" in again.stderr

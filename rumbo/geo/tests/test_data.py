@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, F
+from django.utils import translation
 
 from rumbo.geo.models import AdminArea
 
@@ -66,7 +67,8 @@ def test_load_geo_is_idempotent_and_prints_counts():
     before = dict(AdminArea.objects.values_list("country").annotate(n=Count("id")))
     ids = set(AdminArea.objects.values_list("pk", flat=True))
     out = StringIO()
-    call_command("load_geo", stdout=out)
+    with translation.override("en"):
+        call_command("load_geo", stdout=out)
     text = out.getvalue()
     assert "0 created" in text
     assert "MX" in text and "2478" in text and "298" in text
@@ -79,7 +81,8 @@ def test_load_geo_restores_a_missing_area_and_a_changed_name():
     AdminArea.objects.filter(pk=area.pk).update(name="Tapachula (typo)", name_folded="tapachula typo")
     AdminArea.objects.get(country="US", code="02").delete()
     out = StringIO()
-    call_command("load_geo", stdout=out)
+    with translation.override("en"):
+        call_command("load_geo", stdout=out)
     assert "1 created" in out.getvalue()
     area.refresh_from_db()
     assert (area.name, area.name_folded) == ("Tapachula", "tapachula")
