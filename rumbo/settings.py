@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rumbo.offices",
     "rumbo.accounts",
     "rumbo.people",
+    "rumbo.matching",
     "rumbo.demo",
 ]
 

@@ -24,12 +24,16 @@ class Perm(StrEnum):
     CHANGE_PERSON = "people.change_person"
     ANONYMISE_PERSON = "people.anonymise_person"
     EXPORT_PERSON = "people.export_person"
+    MERGE_PERSON = "people.merge_person"
+    IMPORT_PERSONS = "people.import_persons"
+    ADJUDICATE_DUPLICATES = "matching.adjudicate"
+    MANAGE_MATCHING = "matching.manage"
     VIEW_AUDIT = "audit.view_audit"
     VIEW_AGGREGATES = "reports.view_aggregates"
     MANAGE_TRAINING = "training.manage"
 
 
-_WRITE_PEOPLE = {Perm.VIEW_PERSON, Perm.ADD_PERSON, Perm.CHANGE_PERSON}
+_WRITE_PEOPLE = {Perm.VIEW_PERSON, Perm.ADD_PERSON, Perm.CHANGE_PERSON, Perm.ADJUDICATE_DUPLICATES}
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.OFFICE_ADMIN: frozenset(
@@ -40,6 +44,10 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             *_WRITE_PEOPLE,
             Perm.ANONYMISE_PERSON,
             Perm.EXPORT_PERSON,
+            Perm.MERGE_PERSON,
+            Perm.IMPORT_PERSONS,
+            Perm.ADJUDICATE_DUPLICATES,
+            Perm.MANAGE_MATCHING,
             Perm.VIEW_AUDIT,
             Perm.VIEW_AGGREGATES,
         }
