@@ -40,6 +40,16 @@ class Action(models.TextChoices):
     MEMBERSHIP_GRANT = "membership.grant", _("Role granted")
     MEMBERSHIP_REVOKE = "membership.revoke", _("Role revoked")
     DEMO_GENERATE = "demo.generate", _("Demo data generated")
+    PERSON_MERGE = "person.merge", _("Persons merged")
+    PERSON_UNMERGE = "person.unmerge", _("Merge undone")
+    PERSON_IMPORT = "person.import", _("Persons imported")
+    IMPORT_REPORT_DOWNLOAD = "import.report_download", _("Import error report downloaded")
+    DEDUPE_RUN = "matching.dedupe_run", _("Duplicate detection run")
+    DUPLICATE_DECIDE = "matching.decide", _("Possible duplicate decided")
+    DUPLICATE_COMPARE = "matching.compare", _("Possible duplicates compared")
+    MATCH_ACCESS_REQUEST = "matching.access_request", _("Access or transfer requested for a possible match")
+    MATCH_ACCESS_DECIDE = "matching.access_decide", _("Request about a possible match answered")
+    MATCHING_SETTINGS = "matching.settings", _("Matching thresholds changed")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
