@@ -110,11 +110,14 @@ def token_signature(tokens: Iterable[str]) -> int:
 
 
 def reindex_person(person: Any) -> None:
-    """Rebuild the search tokens of ``person`` from its current names, aliases, documents and phones."""
+    """Rebuild the search tokens of ``person`` from its current names, aliases, documents and phones, and
+    its duplicate-detection index (``rumbo.matching.index``)."""
+    from rumbo.matching.index import index_person
     from rumbo.people.models import SearchToken
 
+    index_person(person)
     SearchToken.objects.filter(person=person).delete()
-    if person.is_anonymised:
+    if person.is_anonymised or person.merged_into_id is not None:  # tombstones are not findable
         return
     pairs = list(
         person_tokens(

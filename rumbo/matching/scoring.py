@@ -1,0 +1,100 @@
+"""Scoring a pair of persons with the trained Fellegi–Sunter model, with a per-field explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rumbo.matching.features import Features, features_from_person
+from rumbo.matching.model import COMPARISONS, TrainedModel, current_model, level_index, levels_of
+
+
+@dataclass(frozen=True)
+class FieldEvidence:
+    field: str
+    level: str
+    label: str
+    agreement: str  # agree | partial | disagree | missing
+    weight: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "level": self.level,
+            "agreement": self.agreement,
+            "weight": round(self.weight, 3),
+        }
+
+
+def probability(match_weight: float) -> float:
+    if match_weight > 60:
+        return 1.0
+    if match_weight < -60:
+        return 0.0
+    return float(2**match_weight / (1 + 2**match_weight))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    match_weight: float
+    probability: float
+    fields: tuple[FieldEvidence, ...]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [f.as_json() for f in self.fields]
+
+    @property
+    def agreeing(self) -> list[FieldEvidence]:
+        return [f for f in self.fields if f.agreement == "agree"]
+
+
+def explain(gammas: Sequence[int], model: TrainedModel | None = None) -> Comparison:
+    """The comparison for a vector of Splink gamma values (from intake or from a batch prediction)."""
+    model = model or current_model()
+    total = model.prior_weight
+    fields = []
+    for spec, gamma, weights in zip(COMPARISONS, gammas, model.weights, strict=True):
+        idx = level_index(spec, gamma)
+        level = spec.levels[idx]
+        weight = weights[idx]
+        total += weight
+        fields.append(FieldEvidence(spec.field, level.name, str(level.label), level.agreement, weight))
+    return Comparison(total, probability(total), tuple(fields))
+
+
+def compare_features(a: Features, b: Features, model: TrainedModel | None = None) -> Comparison:
+    return explain(levels_of(a, b), model)
+
+
+def match_weight_only(a: Features, b: Features, model: TrainedModel) -> float:
+    """The match weight alone (the hot loop of intake: no explanation objects)."""
+    total = model.prior_weight
+    for spec, weights in zip(COMPARISONS, model.weights, strict=True):
+        for i, level in enumerate(spec.levels):
+            if level.test(a, b):
+                total += weights[i]
+                break
+    return total
+
+
+def compare_persons(a: Any, b: Any) -> Comparison:
+    """Compare two stored persons (their current data, not their stored profiles)."""
+    return compare_features(features_from_person(a), features_from_person(b))
+
+
+def evidence_labels(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored evidence (``DuplicatePair.fields``) with translated labels added, for display."""
+    by_field = {spec.field: spec for spec in COMPARISONS}
+    out = []
+    for item in fields:
+        spec = by_field.get(item.get("field", ""))
+        level = next((lv for lv in spec.levels if lv.name == item.get("level")), None) if spec else None
+        out.append(
+            {
+                **item,
+                "field_label": str(spec.label) if spec else item.get("field", ""),
+                "label": str(level.label) if level else item.get("level", ""),
+            }
+        )
+    return out

@@ -1,0 +1,188 @@
+"""Splink on Rumbo's features: training the person model and predicting duplicate pairs in batch.
+
+DuckDB runs it on one machine (the default). For registries beyond one machine Splink's Spark backend runs
+the very same settings: pass ``backend="spark"`` with ``pyspark`` installed (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rumbo.matching.features import Features
+from rumbo.matching.keys import blocking_keys
+from rumbo.matching.model import COMPARISONS, LIST_COLUMNS, SCALAR_COLUMNS, splink_settings
+
+logger = logging.getLogger(__name__)
+
+# Blocking rules for expectation maximisation: each leaves some comparisons free to be estimated.
+EM_BLOCKING = (
+    ("birth_date",),  # estimates the names, CURP, phones…
+    ("given", "first_surname_key"),  # estimates the date of birth
+    ("curp",),  # estimates the names again, and the date
+)
+PARAMETER_FLOOR = 1e-6
+# No disagreement is ever treated as impossible among duplicates: real registries have wrong sexes, dates
+# and CURPs that no training set shows, so m never falls below this.
+M_FLOOR = 1e-3
+# Except a generation between the dates of birth: father and son with the same name, often the same phone,
+# are the classic false match, and a duplicate with such a date is rarer than one in a hundred thousand.
+M_FIXED = {("birth_date", "far"): 1e-5}
+
+
+def _block_on_keys() -> Any:
+    from splink import block_on
+
+    return block_on("block_keys", arrays_to_explode=["block_keys"])
+
+
+def frame(rows: Iterable[tuple[int, Features]], *, with_keys: bool = True) -> Any:
+    """A pandas DataFrame of features as Splink reads them: empty values are NULL, lists are lists."""
+    import pandas as pd
+
+    records: list[dict[str, Any]] = []
+    for uid, f in rows:
+        rec: dict[str, Any] = {"unique_id": uid}
+        for col in SCALAR_COLUMNS:
+            value = getattr(f, col)
+            rec[col] = value if value not in ("", None) else None
+        for col in LIST_COLUMNS:
+            value = list(getattr(f, col))
+            rec[col] = value or None
+        if with_keys:
+            rec["block_keys"] = blocking_keys(f)
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    if "birth_date" in df:
+        df["birth_date"] = pd.to_datetime(df["birth_date"]).dt.date
+    return df
+
+
+def db_api(backend: str = "duckdb", *, threads: int | None = None) -> Any:
+    if backend == "spark":
+        try:
+            from pyspark.sql import SparkSession
+            from splink import SparkAPI
+        except ImportError as exc:  # pragma: no cover - optional backend
+            raise RuntimeError("The Spark backend needs pyspark: pip install pyspark") from exc
+        return SparkAPI(spark_session=SparkSession.builder.getOrCreate())
+    import duckdb
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return DuckDBAPI(connection=con)
+
+
+def train(
+    df: Any,
+    *,
+    labels: Any = None,
+    u_pairs: float = 5e6,
+    seed: int = 1,
+    backend: str = "duckdb",
+) -> dict[str, Any]:
+    """Train the person model on a features frame; returns Splink's model dict (settings with m and u).
+
+    Unsupervised: the prior from deterministic rules, u by random sampling, m by expectation maximisation
+    over :data:`EM_BLOCKING`. When ``labels`` (a frame of unique_id_l, unique_id_r, clerical_match_score
+    from adjudication decisions) is given, m is then re-estimated from the labelled pairs.
+    """
+    from splink import Linker, block_on
+
+    settings = splink_settings()
+    linker = Linker(df, settings, db_api=db_api(backend))
+    linker.training.estimate_probability_two_random_records_match(
+        ["l.curp = r.curp", "l.given = r.given AND l.surnames = r.surnames AND l.birth_date = r.birth_date"],
+        recall=0.8,
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+    for cols in EM_BLOCKING:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*cols), fix_probability_two_random_records_match=True
+        )
+    if labels is not None and len(labels):
+        linker.table_management.register_table(labels, "__rumbo_labels", overwrite=True)
+        linker.training.estimate_m_from_pairwise_labels("__rumbo_labels")
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    return fill_untrained(model)
+
+
+def fill_untrained(model: dict[str, Any]) -> dict[str, Any]:
+    """Levels no training pair reached get a small probability instead of none (Splink would otherwise treat
+    them as neutral at prediction while intake could not), so batch and intake read the same numbers; and m
+    gets a floor (:data:`M_FLOOR`)."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            level["m_probability"] = M_FIXED.get(
+                (comparison["output_column_name"], level["label_for_charts"]),
+                max(level.get("m_probability") or 0.0, M_FLOOR),
+            )
+            level["u_probability"] = max(level.get("u_probability") or 0.0, PARAMETER_FLOOR)
+    return model
+
+
+def save(model: dict[str, Any], path: Path | str) -> None:
+    Path(path).write_text(json.dumps(model, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def predict(
+    df: Any,
+    model_path: Path | str,
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    threads: int | None = None,
+) -> tuple[Any, int]:
+    """Pairs at or above ``threshold`` match probability, with their gamma values; and the number of pairs
+    compared. Candidate pairs share at least one blocking key (the same keys intake looks up)."""
+    from splink import Linker
+
+    model = json.loads(Path(model_path).read_text())
+    model["blocking_rules_to_generate_predictions"] = [_block_on_keys()]
+    model["retain_intermediate_calculation_columns"] = True  # the gamma values explain each pair
+    model["retain_matching_columns"] = True
+    api = db_api(backend, threads=threads)
+    linker = Linker(df, model, db_api=api)
+    result = linker.inference.predict(threshold_match_probability=threshold)
+    pairs = result.as_pandas_dataframe()
+    gamma_cols = [f"gamma_{spec.column}" for spec in COMPARISONS]
+    keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", *gamma_cols]
+    return pairs[keep], count_pairs(df)
+
+
+def count_pairs(df: Any) -> int:
+    """How many distinct pairs share a blocking key (what the batch compares)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("persons", df[["unique_id", "block_keys"]])
+    row = con.execute(
+        "WITH k AS (SELECT unique_id, unnest(block_keys) AS key FROM persons) "
+        "SELECT count(*) FROM (SELECT DISTINCT a.unique_id, b.unique_id FROM k a JOIN k b "
+        "ON a.key = b.key AND a.unique_id < b.unique_id)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def gamma_rows(pairs: Any) -> Sequence[tuple[int, int, float, float, tuple[int, ...]]]:
+    gamma_cols = [f"gamma_{spec.column}" for spec in COMPARISONS]
+    out = []
+    for row in pairs.itertuples(index=False):
+        d = row._asdict()
+        out.append(
+            (
+                int(d["unique_id_l"]),
+                int(d["unique_id_r"]),
+                float(d["match_weight"]),
+                float(d["match_probability"]),
+                tuple(int(d[c]) for c in gamma_cols),
+            )
+        )
+    return out
