@@ -78,12 +78,7 @@ def _unglue(word: str) -> str:
 
 
 def _surname_forms(*surnames: str) -> list[str]:
-    words: list[str] = []
-    for word in surname_words(*surnames):
-        words.append(word)
-        if _unglue(word) != word:
-            words.append(_unglue(word))
-    return words
+    return [_unglue(word) for word in surname_words(*surnames)]
 
 
 def surname_keys(*surnames: str) -> tuple[str, ...]:

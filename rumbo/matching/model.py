@@ -90,7 +90,9 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         "given",
         _("Given names"),
         (
-            Level("null", _("missing"), "missing", _null("given"), lambda a, b: not a.given or not b.given, True),
+            Level(
+                "null", _("missing"), "missing", _null("given"), lambda a, b: not a.given or not b.given, True
+            ),
             Level("exact", _("identical"), "agree", "l.given = r.given", lambda a, b: a.given == b.given),
             Level(
                 "form",
@@ -115,9 +117,20 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         _("Surnames"),
         (
             Level(
-                "null", _("missing"), "missing", _null("surnames"), lambda a, b: not a.surnames or not b.surnames, True
+                "null",
+                _("missing"),
+                "missing",
+                _null("surnames"),
+                lambda a, b: not a.surnames or not b.surnames,
+                True,
             ),
-            Level("exact", _("identical"), "agree", "l.surnames = r.surnames", lambda a, b: a.surnames == b.surnames),
+            Level(
+                "exact",
+                _("identical"),
+                "agree",
+                "l.surnames = r.surnames",
+                lambda a, b: a.surnames == b.surnames,
+            ),
             Level(
                 "same_set",
                 _("the same surnames, in another order or spelling"),
@@ -138,8 +151,12 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 "partial",
                 "list_has_any(l.surname_keys, r.surname_keys) AND (list_has_any(l.surname_keys, r.given_keys)"
                 " OR list_has_any(r.surname_keys, l.given_keys))",
-                lambda a, b: bool(set(a.surname_keys) & set(b.surname_keys))
-                and bool(set(a.surname_keys) & set(b.given_keys) or set(b.surname_keys) & set(a.given_keys)),
+                lambda a, b: (
+                    bool(set(a.surname_keys) & set(b.surname_keys))
+                    and bool(
+                        set(a.surname_keys) & set(b.given_keys) or set(b.surname_keys) & set(a.given_keys)
+                    )
+                ),
             ),
             Level(
                 "any",
@@ -232,7 +249,9 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         "curp",
         _("CURP"),
         (
-            Level("null", _("missing"), "missing", _null("curp"), lambda a, b: not a.curp or not b.curp, True),
+            Level(
+                "null", _("missing"), "missing", _null("curp"), lambda a, b: not a.curp or not b.curp, True
+            ),
             Level("exact", _("identical"), "agree", "l.curp = r.curp", lambda a, b: a.curp == b.curp),
             Level(
                 "typo",
@@ -250,7 +269,12 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         _("Other documents"),
         (
             Level(
-                "null", _("missing"), "missing", _null("documents"), lambda a, b: not a.documents or not b.documents, True
+                "null",
+                _("missing"),
+                "missing",
+                _null("documents"),
+                lambda a, b: not a.documents or not b.documents,
+                True,
             ),
             Level(
                 "shared",
@@ -267,7 +291,14 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         "phones",
         _("Phones"),
         (
-            Level("null", _("missing"), "missing", _null("phones"), lambda a, b: not a.phones or not b.phones, True),
+            Level(
+                "null",
+                _("missing"),
+                "missing",
+                _null("phones"),
+                lambda a, b: not a.phones or not b.phones,
+                True,
+            ),
             Level(
                 "shared",
                 _("a phone number in common"),
@@ -283,7 +314,9 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         "email",
         _("Email"),
         (
-            Level("null", _("missing"), "missing", _null("email"), lambda a, b: not a.email or not b.email, True),
+            Level(
+                "null", _("missing"), "missing", _null("email"), lambda a, b: not a.email or not b.email, True
+            ),
             Level("exact", _("identical"), "agree", "l.email = r.email", lambda a, b: a.email == b.email),
             Level("else", _("different"), "disagree", "ELSE", lambda a, b: True),
         ),
@@ -302,7 +335,16 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
 
 # Columns of the DuckDB table Splink reads (see ``splink_frame``): lists are DuckDB VARCHAR[].
 LIST_COLUMNS = ("given_keys", "surname_keys", "documents", "phones")
-SCALAR_COLUMNS = ("given", "surnames", "first_surname_key", "birth_date", "birth_precision", "sex", "curp", "email")
+SCALAR_COLUMNS = (
+    "given",
+    "surnames",
+    "first_surname_key",
+    "birth_date",
+    "birth_precision",
+    "sex",
+    "curp",
+    "email",
+)
 
 
 _SIDE = re.compile(r"\b([lr])\.(\w+)")

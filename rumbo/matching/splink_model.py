@@ -132,6 +132,23 @@ def save(model: dict[str, Any], path: Path | str) -> None:
     Path(path).write_text(json.dumps(model, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _predict_linker(df: Any, model_path: Path | str, backend: str, threads: int | None) -> Any:
+    from splink import Linker
+
+    model = json.loads(Path(model_path).read_text())
+    model["blocking_rules_to_generate_predictions"] = [_block_on_keys()]
+    model["retain_intermediate_calculation_columns"] = True  # the gamma values explain each pair
+    model["retain_matching_columns"] = True
+    return Linker(df, model, db_api=db_api(backend, threads=threads))
+
+
+def _gamma_frame(result: Any) -> Any:
+    pairs = result.as_pandas_dataframe()
+    gamma_cols = [f"gamma_{spec.column}" for spec in COMPARISONS]
+    keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", *gamma_cols]
+    return pairs[keep]
+
+
 def predict(
     df: Any,
     model_path: Path | str,
@@ -142,19 +159,34 @@ def predict(
 ) -> tuple[Any, int]:
     """Pairs at or above ``threshold`` match probability, with their gamma values; and the number of pairs
     compared. Candidate pairs share at least one blocking key (the same keys intake looks up)."""
-    from splink import Linker
-
-    model = json.loads(Path(model_path).read_text())
-    model["blocking_rules_to_generate_predictions"] = [_block_on_keys()]
-    model["retain_intermediate_calculation_columns"] = True  # the gamma values explain each pair
-    model["retain_matching_columns"] = True
-    api = db_api(backend, threads=threads)
-    linker = Linker(df, model, db_api=api)
+    linker = _predict_linker(df, model_path, backend, threads)
     result = linker.inference.predict(threshold_match_probability=threshold)
-    pairs = result.as_pandas_dataframe()
-    gamma_cols = [f"gamma_{spec.column}" for spec in COMPARISONS]
-    keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", *gamma_cols]
-    return pairs[keep], count_pairs(df)
+    return _gamma_frame(result), count_pairs(df)
+
+
+def predict_with_clusters(
+    df: Any,
+    model_path: Path | str,
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    threads: int | None = None,
+) -> tuple[Any, int, dict[int, int]]:
+    """:func:`predict`, plus Splink's clusters (connected components at ``threshold``) as
+    {unique_id: cluster id} for the persons that are in a pair."""
+    linker = _predict_linker(df, model_path, backend, threads)
+    result = linker.inference.predict(threshold_match_probability=threshold)
+    clusters_df = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        result, threshold_match_probability=threshold
+    ).as_pandas_dataframe()
+    pairs = _gamma_frame(result)
+    in_pairs = set(pairs["unique_id_l"]).union(pairs["unique_id_r"])
+    ids = {
+        int(u): int(c)
+        for u, c in zip(clusters_df["unique_id"], clusters_df["cluster_id"], strict=True)
+        if u in in_pairs
+    }
+    return pairs, count_pairs(df), ids
 
 
 def count_pairs(df: Any) -> int:

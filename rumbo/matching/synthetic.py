@@ -11,8 +11,8 @@ issue 3 lists:
 ``second_missing``     second surname left out
 ``surnames_merged``    surnames written as one word or hyphenated (GarcíaLópez, García-López)
 ``us_middle_name``     first surname recorded as a middle name, second as the surname (US paperwork)
-``compound_short``     compound given name shortened or abbreviated (María Guadalupe → Guadalupe, Ma. Guadalupe)
-``nickname``           given name replaced by a common nickname (Guadalupe → Lupita, José → Pepe, Jesús → Chuy)
+``compound_short``     compound given name shortened or abbreviated (María Guadalupe → Guadalupe, Ma. Gpe.)
+``nickname``           given name replaced by a common nickname (Guadalupe → Lupita, José → Pepe…)
 ``particle``           particle dropped or glued (De la Cruz → Cruz, Delacruz)
 ``accents``            accents and ñ dropped, or written in capitals
 ``phonetic``           a Spanish sound-alike spelling (b/v, s/z/c, ll/y, silent h, x/j/s)
@@ -24,6 +24,7 @@ issue 3 lists:
 ``curp_missing``       no CURP
 ``phone_format``       phone written with or without the country code, with spaces
 ``phone_missing``      no phone, or a new one
+``passport_missing``   passport number not recorded
 =====================  =====================================================================================
 
 **Hard negatives**, different persons who look alike: *siblings* (same two surnames, often the same phone,
@@ -61,14 +62,23 @@ CORRUPTIONS = (
     "curp_missing",
     "phone_format",
     "phone_missing",
+    "passport_missing",
 )
-PARTICLE_SURNAMES = [("De la Cruz", 30), ("De León", 20), ("Del Ángel", 10), ("De los Santos", 12), ("De la Rosa", 10)]
+PARTICLE_SURNAMES = [
+    ("De la Cruz", 30),
+    ("De León", 20),
+    ("Del Ángel", 10),
+    ("De los Santos", 12),
+    ("De la Rosa", 10),
+]
 _NICK_FOR: dict[str, list[str]] = {}
 for _nick, _targets in NICKNAMES.items():
     for _t in _targets:
         _NICK_FOR.setdefault(_t, []).append(_nick)
-_PHONETIC = [("v", "b"), ("b", "v"), ("z", "s"), ("s", "z"), ("ce", "se"), ("ci", "si"), ("ll", "y"), ("y", "ll"),
-             ("x", "j"), ("j", "x"), ("h", ""), ("gue", "ge")]  # fmt: skip
+_PHONETIC = [
+    ("v", "b"), ("b", "v"), ("z", "s"), ("s", "z"), ("ce", "se"), ("ci", "si"), ("ll", "y"), ("y", "ll"),
+    ("x", "j"), ("j", "x"), ("h", ""), ("gue", "ge"),
+]  # fmt: skip
 # Corruptions that would compound into a name no one would write (a given name made of a surname…).
 _CLASH = (
     {"us_middle_name", "compound_short"},
@@ -94,6 +104,7 @@ class Record:
     curp: str = ""
     phone: str = ""
     email: str = ""
+    passport: str = ""
     corruptions: list[str] = field(default_factory=list)
 
     def features(self) -> Features:
@@ -107,6 +118,7 @@ class Record:
             curp=self.curp,
             phones=[(self.phone, "MX")] if self.phone else [],
             email=self.email,
+            documents=[self.passport] if self.passport else [],
         )
 
 
@@ -122,7 +134,7 @@ class _Pick:
 
 class Generator:
     def __init__(self, seed: int = 1) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
         self.male = _Pick(self.rng, N.MX_MALE_GIVEN + N.HN_MALE_GIVEN)
         self.female = _Pick(self.rng, N.MX_FEMALE_GIVEN + N.HN_FEMALE_GIVEN)
         self.surname = _Pick(self.rng, N.MX_SURNAMES + N.HN_SURNAMES + PARTICLE_SURNAMES)
@@ -150,7 +162,8 @@ class Generator:
         )
 
     def _phone(self) -> str:
-        return f"+52 {self.rng.choice(['443', '33', '951', '747', '961', '55'])} {self.rng.randrange(10**6, 10**7)}"
+        area = self.rng.choice(["443", "33", "951", "747", "961", "55"])
+        return f"+52 {area} {self.rng.randrange(10**6, 10**7)}"
 
     def entity(self, entity_id: int) -> Record:
         rng = self.rng
@@ -173,6 +186,7 @@ class Generator:
             email=f"{given.split()[0].lower().translate(_PLAIN)}.{rng.randrange(10**5)}@example.org"
             if rng.random() < 0.2
             else "",
+            passport=f"G{rng.randrange(10**7, 10**8)}" if rng.random() < 0.2 else "",
         )
 
     # --- corruptions --------------------------------------------------------------------------------------
@@ -198,7 +212,7 @@ class Generator:
         out = low.replace(a, b, 1)
         return out[:1].upper() + out[1:]
 
-    def corrupt(self, rec: Record, kind: str) -> bool:  # noqa: C901 (a catalogue)
+    def corrupt(self, rec: Record, kind: str) -> bool:
         """Apply one corruption in place; False when it does not apply to this record."""
         rng = self.rng
         if kind == "surnames_swapped" and rec.second_surname:
@@ -217,7 +231,9 @@ class Generator:
             if words[0] == "María" and rng.random() < 0.5:
                 rec.given_names = " ".join(["Ma.", *words[1:]])
             else:
-                rec.given_names = words[-1] if words[-2].lower() not in ("de", "del") else " ".join(words[-2:])
+                rec.given_names = (
+                    words[-1] if words[-2].lower() not in ("de", "del") else " ".join(words[-2:])
+                )
         elif kind == "nickname":
             words = rec.given_names.split()
             for i, word in enumerate(words):
@@ -257,7 +273,12 @@ class Generator:
             if len(value) < 5:
                 return False
             setattr(rec, attr, self._typo(value))
-        elif kind == "dob_swap" and rec.birth_date and rec.birth_date.day <= 12 and rec.birth_date.day != rec.birth_date.month:
+        elif (
+            kind == "dob_swap"
+            and rec.birth_date
+            and rec.birth_date.day <= 12
+            and rec.birth_date.day != rec.birth_date.month
+        ):
             d = rec.birth_date
             rec.birth_date = datetime.date(d.year, d.day, d.month)
         elif kind == "dob_approx" and rec.birth_date:
@@ -268,7 +289,9 @@ class Generator:
             if rng.random() < 0.5:
                 rec.birth_date = d + datetime.timedelta(days=rng.choice([-3, -2, -1, 1, 2, 3]))
             else:
-                rec.birth_date = d.replace(year=d.year + rng.choice([-10, -1, 1, 10]) if d.year < 1995 else d.year - 1)
+                rec.birth_date = d.replace(
+                    year=d.year + rng.choice([-10, -1, 1, 10]) if d.year < 1995 else d.year - 1
+                )
         elif kind == "curp_typo" and rec.curp:
             i = rng.randrange(len(rec.curp))
             rec.curp = rec.curp[:i] + rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + rec.curp[i + 1 :]
@@ -277,6 +300,8 @@ class Generator:
         elif kind == "phone_format" and rec.phone:
             digits = rec.phone.replace("+52", "").replace(" ", "")
             rec.phone = rng.choice([digits, f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"52{digits}"])
+        elif kind == "passport_missing" and rec.passport:
+            rec.passport = ""
         elif kind == "phone_missing" and rec.phone:
             rec.phone = "" if rng.random() < 0.6 else self._phone()
         else:
@@ -293,7 +318,9 @@ class Generator:
         while len(rec.corruptions) < wanted and tries < 30:
             tries += 1
             kind = self.rng.choice(CORRUPTIONS)
-            if kind in rec.corruptions or any(kind in pair and c in pair for c in rec.corruptions for pair in _CLASH):
+            if kind in rec.corruptions or any(
+                kind in pair and c in pair for c in rec.corruptions for pair in _CLASH
+            ):
                 continue
             if self.corrupt(rec, kind):
                 rec.corruptions.append(kind)
@@ -305,7 +332,9 @@ class Generator:
         while given == original.given_names:
             given = (self.female if sex == "F" else self.male)()
         assert original.birth_date is not None
-        dob = original.birth_date + datetime.timedelta(days=self.rng.choice([-1, 1]) * self.rng.randint(365, 12 * 365))
+        dob = original.birth_date + datetime.timedelta(
+            days=self.rng.choice([-1, 1]) * self.rng.randint(365, 12 * 365)
+        )
         return Record(
             unique_id=self._id(),
             entity_id=entity_id,
@@ -315,7 +344,9 @@ class Generator:
             second_surname=original.second_surname,
             sex=sex,
             birth_date=dob,
-            curp=self._curp(given, original.first_surname, original.second_surname, dob, sex) if original.curp else "",
+            curp=self._curp(given, original.first_surname, original.second_surname, dob, sex)
+            if original.curp
+            else "",
             phone=original.phone if self.rng.random() < 0.5 else "",
         )
 

@@ -51,14 +51,23 @@ def language_name(code: str) -> str:
 
 
 @register.filter
-def match_reason(reason: str) -> str:
-    labels = {
-        "curp": _("Same CURP"),
-        "document": _("Same document"),
-        "phone": _("Same phone"),
-        "name": _("Same name and birth year"),
-    }
-    return labels.get(reason, reason)
+def percent(value: float) -> str:
+    """0.873 → "87 %" (never 100 % unless certain, never 0 % unless impossible)."""
+    pct = float(value) * 100
+    shown = round(pct)
+    if shown == 100 and pct < 100:
+        shown = 99
+    if shown == 0 and pct > 0:
+        return "<1 %"
+    return f"{shown} %"
+
+
+@register.filter
+def evidence_field(field: str) -> str:
+    """The translated name of a compared field ("given_names" → "Given names")."""
+    from rumbo.matching.model import COMPARISONS
+
+    return next((str(spec.label) for spec in COMPARISONS if spec.field == field), field)
 
 
 @register.filter

@@ -1,0 +1,62 @@
+"""Intake (Python) and batch (Splink SQL in DuckDB) score every pair identically: same levels, same weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rumbo.matching import splink_model
+from rumbo.matching.keys import blocking_keys
+from rumbo.matching.model import BUNDLED_MODEL, COMPARISONS, current_model, levels_of, load_model
+from rumbo.matching.scoring import explain
+from rumbo.matching.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def records() -> list:
+    return list(generate(400, seed=5, duplicate_share=0.8, hard_negative_share=0.5))
+
+
+def test_splink_and_python_give_the_same_levels_and_weights(records: list) -> None:
+    by_id = {r.unique_id: r.features() for r in records}
+    df = splink_model.frame(by_id.items())
+    pairs, compared = splink_model.predict(df, BUNDLED_MODEL, threshold=0.0)
+    assert compared >= len(pairs) > 300  # enough pairs, of every kind, to mean something
+    seen_levels: set[tuple[str, int]] = set()
+    for a, b, weight, _prob, gammas in splink_model.gamma_rows(pairs):
+        python_gammas = levels_of(by_id[a], by_id[b])
+        assert python_gammas == gammas, (a, b)
+        assert explain(python_gammas).match_weight == pytest.approx(weight, abs=1e-6)
+        seen_levels.update((spec.column, g) for spec, g in zip(COMPARISONS, gammas, strict=True))
+    # The sample reaches most levels of the name and date comparisons, so the parity covers them.
+    for column in ("given", "surnames", "birth_date"):
+        spec = next(s for s in COMPARISONS if s.column == column)
+        reached = {g for c, g in seen_levels if c == column}
+        assert len(reached) >= len(spec.levels) - 2, (column, reached)
+
+
+def test_every_pair_sharing_a_key_is_compared(records: list) -> None:
+    by_id = {r.unique_id: r.features() for r in records}
+    df = splink_model.frame(by_id.items())
+    pairs, _ = splink_model.predict(df, BUNDLED_MODEL, threshold=0.0)
+    got = {(min(a, b), max(a, b)) for a, b in zip(pairs.unique_id_l, pairs.unique_id_r, strict=True)}
+    keys = {uid: set(blocking_keys(f)) for uid, f in by_id.items()}
+    ids = sorted(keys)
+    expected = {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if keys[a] & keys[b]}
+    assert got == expected
+
+
+def test_bundled_model_matches_the_comparisons() -> None:
+    model = current_model()
+    assert len(model.weights) == len(COMPARISONS)
+    assert model.prior_probability < 0.01
+
+
+def test_a_model_trained_with_other_levels_is_refused(tmp_path) -> None:
+    data = json.loads(BUNDLED_MODEL.read_text())
+    data["comparisons"][0]["comparison_levels"][2]["sql_condition"] = "given_l = given_r"
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="other levels"):
+        load_model(path)
