@@ -64,6 +64,9 @@ from rumbo.people.models import (
     SearchToken,
     VulnerabilityFlag,
 )
+from rumbo.matching.features import PROFILE_FIELDS, build_features, profile_values
+from rumbo.matching.keys import blocking_keys
+from rumbo.matching.models import MatchKey, MatchProfile
 from rumbo.people.search import document_token, person_tokens, token_signature
 
 CONSENT_VERSION = "demo-2026-01"
@@ -85,6 +88,8 @@ class Batch:
     vulnerabilities: list[Row] = field(default_factory=list)
     aliases: list[Row] = field(default_factory=list)
     relations: list[Row] = field(default_factory=list)
+    match_profiles: list[Row] = field(default_factory=list)
+    match_keys: list[Row] = field(default_factory=list)
 
 
 PERSON_COLUMNS = (
@@ -136,6 +141,8 @@ CONSENT_COLUMNS = (
 VULNERABILITY_COLUMNS = ("person_id", "flag", "note", "recorded_at")
 ALIAS_COLUMNS = ("person_id", "given_names", "surnames")
 RELATION_COLUMNS = ("person_id", "relative_id", "relation")
+MATCH_PROFILE_COLUMNS = ("person_id", "office_id", *PROFILE_FIELDS)
+MATCH_KEY_COLUMNS = ("key", "office_id", "person_id")
 
 # (batch attribute, model, columns) in insertion order: persons first, for the foreign keys.
 TABLES: list[tuple[str, type[Any], tuple[str, ...]]] = [
@@ -150,6 +157,8 @@ TABLES: list[tuple[str, type[Any], tuple[str, ...]]] = [
     ("consents", ConsentRecord, CONSENT_COLUMNS),
     ("relations", HouseholdRelation, RELATION_COLUMNS),
     ("tokens", SearchToken, TOKEN_COLUMNS),
+    ("match_profiles", MatchProfile, MATCH_PROFILE_COLUMNS),
+    ("match_keys", MatchKey, MATCH_KEY_COLUMNS),
 ]
 
 
@@ -341,6 +350,8 @@ class PersonGenerator:
             out.languages.append((pid, code))
 
         email = ""
+        extra_aliases: list[tuple[str, str]] = []
+        extra_documents: list[str] = []
         if fast:
             name_tokens = given.tokens + first.tokens + second.tokens
             if len(set(name_tokens)) != len(name_tokens):
@@ -361,6 +372,8 @@ class PersonGenerator:
                 out, pid, origin, sex, given, first, day, stamp, other_languages, profile
             )
             email = extra.email
+            extra_aliases = list(extra.aliases)
+            extra_documents = list(extra.documents)
             pairs = list(
                 person_tokens(
                     given_names=given.text,
@@ -373,6 +386,24 @@ class PersonGenerator:
             )
             sig = token_signature(t for t, _ in pairs)
             tokens.extend((t, pid, office_id, k, sig) for t, k in pairs)
+
+        # The duplicate-detection index, exactly as ``rumbo.matching.index`` builds it.
+        features = build_features(
+            given_names=given.text,
+            first_surname=first.text,
+            second_surname=second.text,
+            aliases=extra_aliases,
+            sex=sex,
+            birth_date=date.fromisoformat(birth_date),
+            birth_precision=precision,
+            curp=document if document and "-" not in document else "",  # the HN DNI has dashes, a CURP none
+            documents=[d for d in ([document] if document and "-" in document else []) + extra_documents],
+            phones=[(phone, "")] if phone else [],
+            email=email,
+        )
+        values = profile_values(features)
+        out.match_profiles.append((pid, office_id, *(values[f] for f in PROFILE_FIELDS)))
+        out.match_keys.extend((key, office_id, pid) for key in blocking_keys(features))
 
         out.persons.append(
             (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -48,7 +49,8 @@ class Features:
     email: str = ""
 
 
-def _given_words(given_names: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def _given_words(given_names: str) -> tuple[str, ...]:
     out: list[str] = []
     for raw in given_names.split():
         forms = given_name_forms(raw)
@@ -58,9 +60,10 @@ def _given_words(given_names: str) -> list[str]:
         # The expanded abbreviation ("ma." → maria) is the word itself; nicknames stay as written.
         expanded = [f for f in forms if f != word]
         out.append(expanded[0] if len(forms) == 1 and expanded else word)
-    return out
+    return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def given_keys(*names: str) -> tuple[str, ...]:
     keys: set[str] = set()
     for name in names:
@@ -81,11 +84,23 @@ def _surname_forms(*surnames: str) -> list[str]:
     return [_unglue(word) for word in surname_words(*surnames)]
 
 
+@lru_cache(maxsize=65536)
 def surname_keys(*surnames: str) -> tuple[str, ...]:
     keys: set[str] = set()
     for word in _surname_forms(*surnames):
         keys |= phonetic_keys(word)
     return tuple(sorted(keys))[:MAX_NAME_KEYS]
+
+
+@lru_cache(maxsize=65536)
+def _surname_text(first_surname: str, second_surname: str) -> str:
+    return " ".join(surname_words(first_surname, second_surname))
+
+
+@lru_cache(maxsize=65536)
+def _first_surname_key(first_surname: str, second_surname: str) -> str:
+    first_words = surname_words(first_surname) or surname_words(second_surname)
+    return min(phonetic_keys(_unglue(first_words[0])), default="") if first_words else ""
 
 
 def national_number(number: str, region: str = "MX") -> str:
@@ -117,13 +132,12 @@ def build_features(
 ) -> Features:
     """Features from plain values; ``phones`` are (number, default region) pairs."""
     alias_list = list(aliases)
-    first_words = surname_words(first_surname) or surname_words(second_surname)
-    first_key = min(phonetic_keys(_unglue(first_words[0])), default="") if first_words else ""
+    first_key = _first_surname_key(first_surname, second_surname)
     curp_token = document_token(curp).upper() if curp else ""
     return Features(
         given=" ".join(_given_words(given_names)),
         given_keys=given_keys(given_names, *(g for g, _ in alias_list)),
-        surnames=" ".join(surname_words(first_surname, second_surname)),
+        surnames=_surname_text(first_surname, second_surname),
         surname_keys=surname_keys(first_surname, second_surname, *(s for _, s in alias_list)),
         first_surname_key=first_key,
         birth_date=birth_date,
@@ -210,6 +224,22 @@ def features_from_profile(profile: Any) -> Features:
         phones=tuple(profile.phones.split()),
         email=profile.email,
     )
+
+
+PROFILE_FIELDS = (
+    "given",
+    "given_keys",
+    "surnames",
+    "surname_keys",
+    "first_surname_key",
+    "birth_date",
+    "birth_precision",
+    "sex",
+    "curp",
+    "documents",
+    "phones",
+    "email",
+)
 
 
 def profile_values(f: Features) -> dict[str, Any]:
