@@ -51,6 +51,9 @@ from rumbo.demo.pools import (
     day_sampler,
 )
 from rumbo.demo.writers import Row, Writer, bulk_load
+from rumbo.matching.features import PROFILE_FIELDS, build_features, profile_values
+from rumbo.matching.keys import blocking_keys
+from rumbo.matching.models import MatchKey, MatchProfile
 from rumbo.people.models import (
     Address,
     Alias,
@@ -64,9 +67,6 @@ from rumbo.people.models import (
     SearchToken,
     VulnerabilityFlag,
 )
-from rumbo.matching.features import PROFILE_FIELDS, build_features, profile_values
-from rumbo.matching.keys import blocking_keys
-from rumbo.matching.models import MatchKey, MatchProfile
 from rumbo.people.search import document_token, person_tokens, token_signature
 
 CONSENT_VERSION = "demo-2026-01"
@@ -397,7 +397,7 @@ class PersonGenerator:
             birth_date=date.fromisoformat(birth_date),
             birth_precision=precision,
             curp=document if document and "-" not in document else "",  # the HN DNI has dashes, a CURP none
-            documents=[d for d in ([document] if document and "-" in document else []) + extra_documents],
+            documents=([document] if document and "-" in document else []) + extra_documents,
             phones=[(phone, "")] if phone else [],
             email=email,
         )
