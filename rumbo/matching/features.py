@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from rumbo.lib.text import fold
 from rumbo.people.names import PARTICLES, given_name_forms, phonetic_keys, surname_words
@@ -108,6 +109,12 @@ def national_number(number: str, region: str = "MX") -> str:
     raw = number.strip()
     if not raw:
         return ""
+    if raw.startswith("+") and raw[1:].isdigit():
+        # E.164 as stored: the country code is the first 1–3 digits that name one (fast path).
+        digits = raw[1:]
+        for size in (1, 2, 3):
+            if int(digits[:size]) in COUNTRY_CODE_TO_REGION_CODE:
+                return digits[size:]
     try:
         parsed = phonenumbers.parse(raw, region or "MX")
     except phonenumbers.NumberParseException:

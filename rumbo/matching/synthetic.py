@@ -106,6 +106,7 @@ class Record:
     email: str = ""
     passport: str = ""
     corruptions: list[str] = field(default_factory=list)
+    source_entity: int | None = None  # for a look-alike: the person it was made to resemble
 
     def features(self) -> Features:
         return build_features(
@@ -339,6 +340,7 @@ class Generator:
             unique_id=self._id(),
             entity_id=entity_id,
             role="sibling",
+            source_entity=original.entity_id,
             given_names=given,
             first_surname=original.first_surname,
             second_surname=original.second_surname,
@@ -357,6 +359,7 @@ class Generator:
             unique_id=self._id(),
             entity_id=entity_id,
             role="parent",
+            source_entity=original.entity_id,
             given_names=original.given_names,
             first_surname=original.first_surname,
             second_surname=self.surname(),
