@@ -3,7 +3,7 @@
 
     python benchmarks/matching/speed.py --db sqlite --persons 1000000
     python benchmarks/matching/speed.py --db postgres --persons 1000000
-    python benchmarks/matching/speed.py --db sqlite --reuse --dedupe     # again on the last database, plus batch
+    python benchmarks/matching/speed.py --db sqlite --reuse --dedupe   # the last database again, plus batch
 
 A fresh database (as benchmarks/person_search.py makes it: SQLite file under /tmp or PostgreSQL
 ``rumbo_bench``), N persons from ``rumbo demo`` (which writes the match index as the services do), then:

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rumbo.settings")
-os.environ.setdefault("RUMBO_DATA_DIR", "/tmp/rumbo-bench-matching")
+os.environ.setdefault("RUMBO_DATA_DIR", "/tmp/rumbo-bench-matching")  # noqa: S108 (scratch, benchmark only)
 
 import django
 
