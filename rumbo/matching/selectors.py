@@ -112,7 +112,12 @@ def score_features(
 
 
 def intake_candidates(
-    user: Any, data: Any, *, exclude_ids: Collection[int] = (), limit: int = 10
+    user: Any,
+    data: Any,
+    *,
+    exclude_ids: Collection[int] = (),
+    limit: int = 10,
+    min_probability: float | None = None,
 ) -> list[Candidate]:
     """Persons who may already be the person in ``data``, best first, with the evidence per field.
 
@@ -130,7 +135,9 @@ def intake_candidates(
     ids = [
         p for p in _lookup(blocking_keys(query, query=True), network, MAX_CANDIDATES) if p not in exclude_ids
     ]
-    scored = score_features(query, ids, min_probability=settings.intake_threshold, limit=limit * 3)
+    if min_probability is None:
+        min_probability = settings.intake_threshold
+    scored = score_features(query, ids, min_probability=min_probability, limit=limit * 3)
     return _candidates(scored, visible, settings.likely_threshold, limit)
 
 
@@ -203,3 +210,37 @@ def candidates_bulk(
     return [
         [Candidate(pid, oid, names.get(oid, ""), c, persons.get(pid)) for pid, oid, c in r] for r in results
     ]
+
+
+def name_query_data(query: str) -> Any:
+    """A ``PersonData`` read from a name typed in the search box ("José Luis García López"): the last two
+    words as surnames when there are three or more, else given name + surname. The model tolerates the
+    wrong guess (a surname read as a given name is the "US paperwork" variation). None if not a name."""
+    from rumbo.people.data import PersonData
+
+    words = query.split()
+    if len(words) < 2 or any(ch.isdigit() for ch in query):
+        return None
+    if len(words) == 2:
+        return PersonData(given_names=words[0], first_surname=words[1])
+    return PersonData(given_names=" ".join(words[:-2]), first_surname=words[-2], second_surname=words[-1])
+
+
+def similar_names(
+    user: Any, query: str, *, exclude_ids: Collection[int] = (), limit: int = 10
+) -> list[Candidate]:
+    """Persons the user may see whose names sound like ``query`` (nicknames, spellings, surname order), ranked
+    by the match model: the fuzzy complement of the prefix search."""
+    data = name_query_data(query)
+    if data is None:
+        return []
+    found = intake_candidates(user, data, exclude_ids=exclude_ids, limit=limit * 3, min_probability=0.0)
+    # A name alone cannot reach a registration's probability (no date, no document): keep the persons whose
+    # given names and surnames both agree at least in part, best first.
+    named = {"given_names", "surnames"}
+    return [
+        c
+        for c in found
+        if c.visible
+        and all(f.agreement in ("agree", "partial") for f in c.comparison.fields if f.field in named)
+    ][:limit]

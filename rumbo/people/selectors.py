@@ -24,9 +24,8 @@ from django.db.models import (
 from django.shortcuts import get_object_or_404
 
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
-from rumbo.people.data import PersonData
-from rumbo.people.models import Document, DocumentKind, Person, Phone, SearchToken
-from rumbo.people.search import document_token, name_tokens, prefix_q, query_tokens, word_mask
+from rumbo.people.models import Person, SearchToken
+from rumbo.people.search import prefix_q, query_tokens, word_mask
 
 SEARCH_CAP = 1000
 _ESTIMATE_CAP = 2000
@@ -182,75 +181,3 @@ def person_search(user: Any, query: str, *, page: int = 1, page_size: int = 25) 
     )
     persons = [by_id[i] for i in page_ids if i in by_id]
     return SearchPage(persons, len(ids), capped, page, page_size)
-
-
-@dataclass(frozen=True)
-class PossibleMatch:
-    """A registered person who may be the one being registered, and why ("curp", "document", "phone",
-    "name")."""
-
-    person: Person
-    reasons: tuple[str, ...]
-
-
-def person_possible_matches(
-    user: Any, data: PersonData, *, exclude_id: int | None = None, limit: int = 10
-) -> list[PossibleMatch]:
-    """Persons the user can see who may already be the person in ``data`` (search-first creation).
-
-    Simple rules, any of which is enough: the same CURP; the same document (kind and number); the same
-    phone; or the same first given name and first surname (folded, as search tokens) and, when ``data``
-    has a date of birth, the same birth year. ``data`` should be clean (phones in E.164). Anonymised
-    and merged records are left out.
-    """
-    offices = offices_with_perm(user, Perm.VIEW_PERSON)
-    if not offices:
-        return []
-    reasons: dict[int, list[str]] = {}
-
-    def add(ids: Any, reason: str) -> None:
-        for pk in ids:
-            if pk != exclude_id and reason not in reasons.setdefault(pk, []):
-                reasons[pk].append(reason)
-
-    docs = [(d.kind, document_token(d.number)) for d in data.documents if d.number]
-    for kind, token in docs:
-        add(
-            Document.objects.filter(
-                person__office_id__in=offices, kind=kind, number_normalized=token
-            ).values_list("person_id", flat=True)[:limit],
-            "curp" if kind == DocumentKind.CURP else "document",
-        )
-    phones = [p.number for p in data.phones if p.number]
-    if phones:
-        add(
-            Phone.objects.filter(person__office_id__in=offices, e164__in=phones).values_list(
-                "person_id", flat=True
-            )[:limit],
-            "phone",
-        )
-    given, surname = name_tokens(data.given_names)[:1], name_tokens(data.first_surname)[:1]
-    if given and surname:
-        qs = SearchToken.objects.filter(
-            office_id__in=offices, token=given[0], kind=SearchToken.Kind.NAME
-        ).filter(
-            Exists(
-                SearchToken.objects.filter(
-                    person_id=OuterRef("person_id"), token=surname[0], kind=SearchToken.Kind.NAME
-                )
-            )
-        )
-        if data.birth_date is not None:
-            qs = qs.filter(person__birth_date__year=data.birth_date.year)
-        add(qs.values_list("person_id", flat=True)[:limit], "name")
-    if not reasons:
-        return []
-    persons = (
-        Person.objects.filter(
-            pk__in=list(reasons), office_id__in=offices, merged_into__isnull=True, anonymised_at__isnull=True
-        )
-        .select_related("office")
-        .in_bulk()
-    )
-    ranked = sorted(reasons, key=lambda pk: (-len(reasons[pk]), pk))
-    return [PossibleMatch(persons[pk], tuple(reasons[pk])) for pk in ranked if pk in persons][:limit]

@@ -241,3 +241,29 @@ def test_unlikely_match_at_another_office_is_not_reported(world: Any) -> None:
     )
     found = intake_candidates(world.caseworker, _query(given_names="José Luis", first_surname="García"))
     assert found == []
+
+
+def test_search_shows_similar_names_the_prefix_search_misses(world: Any) -> None:
+    from django.urls import reverse
+
+    person = _registered(world, given_names="Guadalupe", first_surname="Hernández", second_surname="Vázquez")
+    response = world.client_for(world.caseworker).get(
+        reverse("people:search"), {"q": "Lupita Ernandes Basquez"}
+    )
+    assert response.status_code == 200
+    assert [c.person_id for c in response.context["similar"]] == [person.pk]
+    assert "Guadalupe" in response.content.decode()
+
+
+def test_similar_names_never_show_other_offices(world: Any) -> None:
+    from rumbo.matching.selectors import similar_names
+
+    make_person(
+        world.jalisco_caseworker,
+        world.jalisco,
+        given_names="Guadalupe",
+        first_surname="Hernández",
+        second_surname="Vázquez",
+        birth_date=BIRTH,
+    )
+    assert similar_names(world.caseworker, "Lupita Hernández Vázquez") == []

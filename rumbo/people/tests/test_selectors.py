@@ -1,4 +1,4 @@
-"""Tests of the people selectors: possible matches for search-first registration, and person_get access."""
+"""Tests of the people selectors (person_get access) and of the candidates search-first registration shows."""
 
 from __future__ import annotations
 
@@ -8,51 +8,68 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from rumbo.matching.selectors import intake_candidates
 from rumbo.offices.permissions import Perm
-from rumbo.people.data import DocumentData, PhoneData
-from rumbo.people.selectors import person_get, person_possible_matches
+from rumbo.people.data import DocumentData
+from rumbo.people.selectors import person_get
 from rumbo.people.services import person_anonymise, person_data_clean
 from rumbo.people.tests.utils import jose_data, make_person
 
 
 def matches(user, **overrides):
+    """(person id, fields that agree) of the intake candidates for José typed with ``overrides``."""
     return [
-        (m.person.pk, m.reasons)
-        for m in person_possible_matches(user, person_data_clean(jose_data(**overrides)))
+        (c.person_id, {f.field for f in c.comparison.fields if f.agreement == "agree"})
+        for c in intake_candidates(user, person_data_clean(jose_data(**overrides)))
+        if c.probability >= 0.5
     ]
 
 
-def test_same_curp_phone_and_name_with_birth_year_are_matches(world):
+def test_same_curp_phone_and_name_are_a_likely_match(world):
     person = make_person(world.caseworker, world.michoacan)
-    assert matches(world.caseworker) == [(person.pk, ("curp", "phone", "name"))]
+    [(pk, agree)] = matches(world.caseworker)
+    assert pk == person.pk and {"curp", "phones", "given_names", "surnames", "birth_date"} <= agree
 
 
-def test_each_rule_alone_is_enough(world):
+def test_the_same_curp_under_another_name_is_a_likely_match(world):
     person = make_person(world.caseworker, world.michoacan)
-    assert matches(world.caseworker, given_names="Pepe", phones=[]) == [(person.pk, ("curp",))]
-    assert matches(world.caseworker, given_names="Pepe", documents=[]) == [(person.pk, ("phone",))]
-    assert matches(world.caseworker, documents=[], phones=[PhoneData("+1 310 555 1234")]) == [
-        (person.pk, ("name",))
-    ]
+    other_name = {"given_names": "Ramiro", "first_surname": "Soto", "second_surname": ""}
+    assert matches(world.caseworker, **other_name, phones=[])[0][0] == person.pk
 
 
-def test_same_name_with_another_birth_year_is_not_a_match(world):
+def test_a_shared_phone_counts_with_the_name_but_not_alone(world):
+    """A phone is often a family's: with another name it is a relative, not a duplicate."""
+    person = make_person(world.caseworker, world.michoacan)
+    same_name = intake_candidates(
+        world.caseworker, person_data_clean(jose_data(documents=[], birth_date=None))
+    )
+    assert [c.person_id for c in same_name] == [person.pk]
+    assert {f.field: f.agreement for f in same_name[0].comparison.fields}["phones"] == "agree"
+    other_name = {"given_names": "Ramiro", "first_surname": "Soto", "second_surname": ""}
+    assert matches(world.caseworker, **other_name, documents=[], birth_date=None) == []
+
+
+def test_same_name_a_generation_apart_is_not_a_likely_match(world):
     make_person(world.caseworker, world.michoacan)
-    assert matches(world.caseworker, documents=[], phones=[], birth_date=datetime.date(1980, 1, 1)) == []
+    assert matches(world.caseworker, documents=[], phones=[], birth_date=datetime.date(1960, 1, 1)) == []
 
 
-def test_same_passport_number_is_a_document_match(world):
+def test_same_passport_number_is_evidence(world):
     person = make_person(
         world.caseworker, world.michoacan, documents=[DocumentData("passport", "G12345678")], phones=[]
     )
-    assert matches(
-        world.caseworker, given_names="Otro", documents=[DocumentData("passport", "g1234 5678")], phones=[]
-    ) == [(person.pk, ("document",))]
+    found = intake_candidates(
+        world.caseworker,
+        person_data_clean(jose_data(documents=[DocumentData("passport", "g1234 5678")], phones=[])),
+    )
+    assert found[0].person_id == person.pk
+    assert {f.field: f.level for f in found[0].comparison.fields}["documents"] == "shared"
 
 
-def test_matches_are_limited_to_visible_live_records(world):
+def test_matches_are_limited_to_live_records_and_other_offices_are_masked(world):
     person = make_person(world.caseworker, world.michoacan)
-    assert matches(world.jalisco_caseworker) == []
+    [hidden] = intake_candidates(world.jalisco_caseworker, person_data_clean(jose_data()))
+    assert hidden.person is None and hidden.office_name == "OFAM Michoacán"
     person_anonymise(actor=world.admin, person=person, reason="test")
     assert matches(world.caseworker) == []
 

@@ -306,7 +306,11 @@ def test_possible_matches_are_shown_before_creating_and_confirmation_creates(wor
     assert first.status_code == 200
     matches = first.context["matches"]
     assert [m.person.pk for m in matches] == [existing.pk]
-    assert set(matches[0].reasons) == {"phone", "name"}
+    evidence = {f.field: f.agreement for f in matches[0].comparison.fields}
+    assert evidence["phones"] == "agree" and evidence["given_names"] == "agree"
+    assert matches[0].probability > 0.9
+    body = first.content.decode()
+    assert "evidence-agree" in body and "%" in body
     assert Person.objects.count() == 1
     token = first.context["confirm_token"]
     assert token and f'value="{token}"' in first.content.decode()
@@ -322,7 +326,9 @@ def test_same_curp_is_a_possible_match(world):
     response = world.client_for(world.caseworker).post(
         reverse("people:create"), payload(given_names="Pepe", **{"phones-0-number": ""})
     )
-    assert [(m.person.pk, m.reasons) for m in response.context["matches"]] == [(existing.pk, ("curp",))]
+    matches = response.context["matches"]
+    assert [m.person.pk for m in matches] == [existing.pk]
+    assert {f.field: f.level for f in matches[0].comparison.fields}["curp"] == "exact"
 
 
 def test_a_stale_confirmation_shows_new_matches_again(world):
