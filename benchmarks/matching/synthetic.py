@@ -65,7 +65,7 @@ def batch(records: list[Record]) -> dict[str, Any]:
         for a, b, p in zip(pairs.unique_id_l, pairs.unique_id_r, pairs.match_probability, strict=True)
     ]
     predicted = {pair for pair, p in scored if p >= REVIEW_THRESHOLD}
-    out = _prf(predicted, truth)
+    out: dict[str, Any] = dict(_prf(predicted, truth))
     # Blocking recall: true pairs sharing at least one key (all of them reach Splink's comparison).
     keys = {r.unique_id: set(blocking_keys(r.features())) for r in records}
     out["blocking_recall"] = sum(1 for a, b in truth if keys[a] & keys[b]) / len(truth)
