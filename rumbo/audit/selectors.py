@@ -30,6 +30,8 @@ PERSON_ACCESS_ACTIONS = frozenset(
         Action.DOCUMENT_REMOVE,
         Action.CONSENT_RECORD,
         Action.AUDIT_VIEW,
+        Action.PERSON_MERGE,
+        Action.PERSON_UNMERGE,
     }
 )
 

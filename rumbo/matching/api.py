@@ -101,7 +101,7 @@ class PairSerializer(serializers.Serializer):
     likely = serializers.BooleanField(
         read_only=True, help_text="At or above the network's likely-duplicate threshold."
     )
-    source = serializers.ChoiceField(choices=DuplicatePair.Source.choices, read_only=True)
+    source = serializers.ChoiceField(choices=DuplicatePair.Source.choices, read_only=True)  # type: ignore[assignment]  # a field named like a Field attribute
     cluster = serializers.IntegerField(read_only=True, allow_null=True)
     decision = serializers.ChoiceField(choices=DuplicatePair.Decision.choices, read_only=True)
     decided_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -120,20 +120,20 @@ class PairSerializer(serializers.Serializer):
 class EvidenceSerializer(serializers.Serializer):
     field = serializers.CharField(read_only=True)
     level = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field named like a Field attribute
     agreement = serializers.CharField(read_only=True, help_text="agree, partial, disagree or missing.")
     weight = serializers.FloatField(read_only=True)
 
 
 class PairSideDetailSerializer(PairSideSerializer):
-    person = PersonSerializer(read_only=True, allow_null=True)  # type: ignore[assignment]
+    person = PersonSerializer(read_only=True, allow_null=True)
 
 
 class PairDetailSerializer(PairSerializer):
     """A pair with both records (those you may see) and the evidence (when you may see both)."""
 
-    a = PairSideDetailSerializer(read_only=True)  # type: ignore[assignment]
-    b = PairSideDetailSerializer(read_only=True)  # type: ignore[assignment]
+    a = PairSideDetailSerializer(read_only=True)
+    b = PairSideDetailSerializer(read_only=True)
     evidence = EvidenceSerializer(many=True, read_only=True, help_text="As found.")
     live_evidence = EvidenceSerializer(many=True, read_only=True, help_text="With the current model.")
     live_probability = serializers.FloatField(read_only=True, allow_null=True)
@@ -150,7 +150,7 @@ class DuplicateQuerySerializer(PageQuerySerializer):
         required=False,
         help_text="likely: at or above the network's likely-duplicate threshold; possible: below it.",
     )
-    source = serializers.ChoiceField(choices=DuplicatePair.Source.choices, required=False)
+    source = serializers.ChoiceField(choices=DuplicatePair.Source.choices, required=False)  # type: ignore[assignment]  # a field named like a Field attribute
     cluster = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     order = serializers.ChoiceField(
         choices=[("-probability", "Most probable first"), ("probability", "Least probable first")],

@@ -249,6 +249,37 @@ PROFILE_FIELDS = (
 )
 
 
+def features_from_values(
+    given: str,
+    given_keys: str,
+    surnames: str,
+    surname_keys: str,
+    first_surname_key: str,
+    birth_date: datetime.date | None,
+    birth_precision: str,
+    sex: str,
+    curp: str,
+    documents: str,
+    phones: str,
+    email: str,
+) -> Features:
+    """Features from a ``MatchProfile`` row read as values, in :data:`PROFILE_FIELDS` order."""
+    return Features(
+        given,
+        tuple(given_keys.split()),
+        surnames,
+        tuple(surname_keys.split()),
+        first_surname_key,
+        birth_date,
+        birth_precision or "day",
+        sex,
+        curp,
+        tuple(documents.split()),
+        tuple(phones.split()),
+        email,
+    )
+
+
 def profile_values(f: Features) -> dict[str, Any]:
     """``MatchProfile`` field values for ``f``."""
     return {

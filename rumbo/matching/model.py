@@ -58,6 +58,11 @@ def _lev(a: str, b: str, limit: int) -> bool:
     return Levenshtein.distance(a, b, score_cutoff=limit) <= limit
 
 
+def _share(x: tuple[str, ...], y: tuple[str, ...]) -> bool:
+    """Whether two short lists have an element in common (DuckDB's list_has_any)."""
+    return any(k in y for k in x)
+
+
 def _days(a: Features, b: Features) -> int:
     assert a.birth_date is not None and b.birth_date is not None
     return abs((a.birth_date - b.birth_date).days)
@@ -99,7 +104,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 _("same name, nickname, abbreviation or one of a compound name"),
                 "partial",
                 "list_has_any(l.given_keys, r.given_keys)",
-                lambda a, b: bool(set(a.given_keys) & set(b.given_keys)),
+                lambda a, b: _share(a.given_keys, b.given_keys),
             ),
             Level(
                 "typo",
@@ -152,10 +157,8 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 "list_has_any(l.surname_keys, r.surname_keys) AND (list_has_any(l.surname_keys, r.given_keys)"
                 " OR list_has_any(r.surname_keys, l.given_keys))",
                 lambda a, b: (
-                    bool(set(a.surname_keys) & set(b.surname_keys))
-                    and bool(
-                        set(a.surname_keys) & set(b.given_keys) or set(b.surname_keys) & set(a.given_keys)
-                    )
+                    _share(a.surname_keys, b.surname_keys)
+                    and bool(_share(a.surname_keys, b.given_keys) or _share(b.surname_keys, a.given_keys))
                 ),
             ),
             Level(
@@ -163,7 +166,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 _("one surname in common"),
                 "partial",
                 "list_has_any(l.surname_keys, r.surname_keys)",
-                lambda a, b: bool(set(a.surname_keys) & set(b.surname_keys)),
+                lambda a, b: _share(a.surname_keys, b.surname_keys),
             ),
             Level(
                 "typo",
@@ -281,7 +284,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 _("a document number in common"),
                 "agree",
                 "list_has_any(l.documents, r.documents)",
-                lambda a, b: bool(set(a.documents) & set(b.documents)),
+                lambda a, b: _share(a.documents, b.documents),
             ),
             Level("else", _("different"), "disagree", "ELSE", lambda a, b: True),
         ),
@@ -304,7 +307,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 _("a phone number in common"),
                 "agree",
                 "list_has_any(l.phones, r.phones)",
-                lambda a, b: bool(set(a.phones) & set(b.phones)),
+                lambda a, b: _share(a.phones, b.phones),
             ),
             Level("else", _("different"), "disagree", "ELSE", lambda a, b: True),
         ),

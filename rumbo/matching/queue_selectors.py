@@ -25,6 +25,9 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from rumbo.matching.models import AccessRequest, DedupeRun, DuplicatePair, MatchSettings
+from rumbo.matching.scoring import compare_persons, evidence_labels
+from rumbo.matching.selectors import match_settings_for, network_root_id
+from rumbo.matching.selectors import network_office_ids as _network_office_ids
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, member_office_ids, offices_with_perm
 from rumbo.people.models import Address, Alias, Document, Person, Phone
@@ -49,32 +52,20 @@ DECIDED = (DuplicatePair.Decision.SAME, DuplicatePair.Decision.DIFFERENT, Duplic
 
 def network_root(office: Office | int) -> Office:
     """The root of ``office``'s tree: the office network it belongs to (itself when it has no parent)."""
-    current = office if isinstance(office, Office) else Office.objects.get(pk=office)
-    seen = {current.pk}
-    while current.parent_id is not None and current.parent_id not in seen:
-        seen.add(current.parent_id)
-        current = Office.objects.get(pk=current.parent_id)
-    return current
+    office_id = office.pk if isinstance(office, Office) else office
+    root_id = network_root_id(office_id)
+    if isinstance(office, Office) and office.pk == root_id:
+        return office
+    return Office.objects.get(pk=root_id)
 
 
 def network_office_ids(root: Office | int) -> frozenset[int]:
     """Every office of the network whose root is ``root`` (the root included)."""
-    root_id = root.pk if isinstance(root, Office) else root
-    found = {root_id}
-    frontier = {root_id}
-    while frontier:
-        frontier = set(Office.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
-        found |= frontier
-    return frozenset(found)
+    return frozenset(_network_office_ids([root.pk if isinstance(root, Office) else root]))
 
 
 def settings_for(office: Office) -> MatchSettings:
-    """The thresholds of ``office``'s network (the lead's ``match_settings_for``; defaults when unset)."""
-    try:
-        from rumbo.matching.selectors import match_settings_for
-    except ImportError:  # pragma: no cover - only while the matching selectors are being written
-        root = network_root(office)
-        return MatchSettings.objects.filter(network=root).first() or MatchSettings(network=root)
+    """The thresholds of ``office``'s network (defaults until someone saves them)."""
     return match_settings_for(office)
 
 
@@ -119,15 +110,9 @@ class QueueFilters:
 def _likely_q(offices: Collection[int]) -> Q:
     """Pairs at or above the likely threshold of their network (one term per network of ``offices``)."""
     q = Q(pk__in=[])
-    done: set[int] = set()
-    for office in Office.objects.filter(pk__in=offices).order_by("pk"):
-        if office.pk in done:
-            continue
-        root = network_root(office)
-        members = network_office_ids(root)
-        done |= members
-        threshold = settings_for(root).likely_threshold
-        q |= Q(office_a_id__in=members, probability__gte=threshold)
+    for root_id in sorted({network_root_id(o) for o in offices}):
+        threshold = match_settings_for(root_id).likely_threshold
+        q |= Q(office_a_id__in=network_office_ids(root_id), probability__gte=threshold)
     return q
 
 
@@ -365,21 +350,13 @@ def person_card(person: Person) -> PersonCard:
 
 
 def _live_comparison(a: Person, b: Person) -> Any | None:
-    try:
-        from rumbo.matching.scoring import compare_persons
-    except ImportError:  # pragma: no cover - only while the scoring module is being written
-        return None
+    """The model's comparison of the two records as they are now (``scoring.Comparison``)."""
     return compare_persons(a, b)
 
 
 def stored_evidence(fields: Any) -> list[dict[str, Any]]:
     """``DuplicatePair.fields`` with the translated label of each level (as far as the model knows it)."""
-    items = [e for e in (fields or []) if isinstance(e, dict) and e.get("field")]
-    try:
-        from rumbo.matching.scoring import evidence_labels
-    except ImportError:  # pragma: no cover - only while the scoring module is being written
-        return items
-    return evidence_labels(items)
+    return evidence_labels([e for e in (fields or []) if isinstance(e, dict) and e.get("field")])
 
 
 def evidence_rows(stored: Iterable[Any], live: Any | None) -> list[EvidenceRow]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,18 @@ def probability(match_weight: float) -> float:
     if match_weight < -60:
         return 0.0
     return float(2**match_weight / (1 + 2**match_weight))
+
+
+PRUNED = float("-inf")
+
+
+def min_weight(min_probability: float) -> float:
+    """The match weight of a probability (its inverse): scores are compared as weights."""
+    if min_probability <= 0:
+        return PRUNED
+    if min_probability >= 1:
+        return float("inf")
+    return math.log2(min_probability / (1 - min_probability))
 
 
 @dataclass(frozen=True)
@@ -67,14 +80,44 @@ def compare_features(a: Features, b: Features, model: TrainedModel | None = None
     return explain(levels_of(a, b), model)
 
 
-def match_weight_only(a: Features, b: Features, model: TrainedModel) -> float:
-    """The match weight alone (the hot loop of intake: no explanation objects)."""
+# Evaluation order for pruning: the comparisons that most often decide a pair first.
+_ORDER = tuple(
+    i
+    for name in ("birth_date", "curp", "surnames", "given", "phones", "documents", "email", "sex")
+    for i, spec in enumerate(COMPARISONS)
+    if spec.column == name
+)
+
+
+def weight_bounds(query: Features, model: TrainedModel) -> tuple[float, ...]:
+    """For each step of :data:`_ORDER`, the most the remaining comparisons can still add for this query (a
+    comparison whose field the query lacks adds nothing: its null level weighs 0)."""
+    maxes = [
+        max(0.0, *model.weights[i]) if getattr(query, COMPARISONS[i].column) not in ("", (), None) else 0.0
+        for i in _ORDER
+    ]
+    return tuple(sum(maxes[k + 1 :]) for k in range(len(maxes)))
+
+
+def match_weight_only(
+    a: Features,
+    b: Features,
+    model: TrainedModel,
+    *,
+    min_weight: float = PRUNED,
+    bounds: tuple[float, ...] | None = None,
+) -> float:
+    """The match weight alone (the hot loop of intake: no explanation objects). With ``min_weight`` and the
+    query's ``bounds``, returns :data:`PRUNED` as soon as the pair cannot reach ``min_weight``."""
     total = model.prior_weight
-    for spec, weights in zip(COMPARISONS, model.weights, strict=True):
-        for i, level in enumerate(spec.levels):
+    for step, i in enumerate(_ORDER):
+        weights = model.weights[i]
+        for j, level in enumerate(COMPARISONS[i].levels):
             if level.test(a, b):
-                total += weights[i]
+                total += weights[j]
                 break
+        if bounds is not None and total + bounds[step] < min_weight:
+            return PRUNED
     return total
 
 

@@ -14,15 +14,15 @@ from typing import Any
 
 from django.db.models import Count
 
-from rumbo.matching.features import Features, features_from_data, features_from_profile
+from rumbo.matching.features import PROFILE_FIELDS, Features, features_from_data, features_from_values
 from rumbo.matching.keys import blocking_keys
 from rumbo.matching.model import current_model
 from rumbo.matching.models import MatchKey, MatchProfile, MatchSettings
-from rumbo.matching.scoring import Comparison, compare_features, match_weight_only, probability
+from rumbo.matching.scoring import Comparison, compare_features, match_weight_only, min_weight, weight_bounds
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm
 
-MAX_CANDIDATES = 300  # persons scored per lookup (those sharing the most keys first)
+MAX_CANDIDATES = 200  # persons scored per lookup (those sharing the most keys first)
 _SQL_CHUNK = 900  # parameters per IN list (SQLite's limit is far above; keeps plans simple)
 
 
@@ -88,12 +88,19 @@ def _lookup(keys: Sequence[int], office_ids: Collection[int], cap: int) -> list[
     return [r["person_id"] for r in rows]
 
 
+_PROFILE_COLUMNS = ("person_id", "office_id", *PROFILE_FIELDS)
+
+
 def _profiles(person_ids: Collection[int]) -> dict[int, tuple[int, Features]]:
+    """(office id, features) per person, read as plain tuples (no model instances: this is the hot path)."""
     out: dict[int, tuple[int, Features]] = {}
     ids = list(person_ids)
     for start in range(0, len(ids), _SQL_CHUNK):
-        for profile in MatchProfile._base_manager.filter(person_id__in=ids[start : start + _SQL_CHUNK]):
-            out[profile.person_id] = (profile.office_id, features_from_profile(profile))
+        rows = MatchProfile._base_manager.filter(person_id__in=ids[start : start + _SQL_CHUNK]).values_list(
+            *_PROFILE_COLUMNS
+        )
+        for pid, office_id, *values in rows:
+            out[pid] = (office_id, features_from_values(*values))
     return out
 
 
@@ -102,10 +109,12 @@ def score_features(
 ) -> list[tuple[int, int, Comparison]]:
     """(person_id, office_id, comparison) of the best-scoring persons at or above ``min_probability``."""
     model = current_model()
+    bounds = weight_bounds(query, model)
+    floor = min_weight(min_probability)
     scored = []
     for pid, (office_id, features) in _profiles(person_ids).items():
-        weight = match_weight_only(query, features, model)
-        if probability(weight) >= min_probability:
+        weight = match_weight_only(query, features, model, min_weight=floor, bounds=bounds)
+        if weight >= floor:
             scored.append((weight, pid, office_id, features))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [(pid, office_id, compare_features(query, f, model)) for _, pid, office_id, f in scored[:limit]]
@@ -191,15 +200,17 @@ def candidates_bulk(
         wanted.append([pid for pid, _ in counts.most_common(MAX_CANDIDATES)])
     profiles = _profiles({pid for ids in wanted for pid in ids})
     model = current_model()
+    floor = min_weight(min_probability)
     results: list[list[tuple[int, int, Comparison]]] = []
     for query, ids in zip(queries, wanted, strict=True):
+        bounds = weight_bounds(query, model)
         scored = []
         for pid in ids:
             if pid not in profiles:
                 continue
             office_id, features = profiles[pid]
-            weight = match_weight_only(query, features, model)
-            if probability(weight) >= min_probability:
+            weight = match_weight_only(query, features, model, min_weight=floor, bounds=bounds)
+            if weight >= floor:
                 scored.append((weight, pid, office_id, features))
         scored.sort(key=lambda s: (-s[0], s[1]))
         results.append([(pid, oid, compare_features(query, f, model)) for _, pid, oid, f in scored[:limit]])

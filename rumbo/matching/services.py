@@ -360,6 +360,7 @@ def access_request_decide(
         locked = (
             AccessRequest.objects.select_for_update().select_related("requesting_office").get(pk=request.pk)
         )
+        require(actor, Perm.CHANGE_PERSON, locked.owner_office_id)  # it may have been redirected meanwhile
         if locked.status != AccessRequest.Status.PENDING:
             raise ValidationError(_("This request was already answered."), code="answered")
         person = Person._base_manager.select_for_update().get(pk=locked.person_id)

@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rumbo.matching.forms import (
+    DECISION_CHOICES,
     AccessDecisionForm,
     AccessRequestForm,
     BulkDecisionForm,
@@ -113,7 +114,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "any_decidable": any(row.decidable for row in rows),
             "query": urlencode(params),
             "here": request.get_full_path(),
-            "decisions": BulkDecisionForm.base_fields["decision"].choices,  # type: ignore[attr-defined]
+            "decisions": DECISION_CHOICES,
         },
     )
 
@@ -124,7 +125,7 @@ def _bulk_decide(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for message in errors:
-                messages.error(request, message)
+                messages.error(request, str(message))
         return redirect(back)
     ids = form.cleaned_data["pair"]
     pairs = pairs_for_decision(request.user, ids)
@@ -194,7 +195,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for message in errors:
-                messages.error(request, message)
+                messages.error(request, str(message))
         return redirect(compare_url)
     try:
         pair = pair_decide(

@@ -18,6 +18,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     if offices_with_perm(user, Perm.VIEW_PERSON):
         items.append({"label": _("People"), "url": reverse("people:search"), "key": "people"})
+    if offices_with_perm(user, Perm.ADJUDICATE_DUPLICATES):
+        items.append({"label": _("Duplicates"), "url": reverse("matching:queue"), "key": "matching"})
+    if offices_with_perm(user, Perm.IMPORT_PERSONS):
+        items.append({"label": _("Imports"), "url": reverse("imports:list"), "key": "imports"})
     if offices_with_perm(user, Perm.VIEW_OFFICE):
         items.append({"label": _("Offices"), "url": reverse("offices:list"), "key": "offices"})
     if offices_with_perm(user, Perm.VIEW_AUDIT):

@@ -4,9 +4,15 @@ Access, as everywhere: a person of an office where you hold no role answers 404;
 the needed permission answers 403; lists only ever contain persons of offices where you may view persons
 (and answer 403 when there are none). Views are thin: selectors read, services write, validate and audit.
 
-A person merged into another record answers **410 Gone** on every route, with the survivor's id in
-``error.merged_into``; a redirect was not chosen because replaying a write on the survivor must be the
-client's decision.
+An old id (a person merged into another record) answers a read with **301 Moved Permanently**: ``Location``
+is the surviving record (at the end of the chain of merges) and the body ``{"detail", "merged_into"}``. A
+write to an old id answers **409 Conflict** with the survivor's id in ``error.merged_into``: replaying a
+write on the survivor must be the client's decision, so it is never redirected. When the survivor belongs
+to an office the client may not see, the old id answers 404 like any record of another office.
+
+Merges: ``POST persons/{id}/merge/`` merges another record into ``{id}``; ``GET persons/{id}/merges/`` lists
+the merges into a record; ``POST merges/{id}/unmerge/`` undoes one. Office administrators only, with the
+right in the offices of both records.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
@@ -29,16 +35,18 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from rumbo.lib.api import (
     ErrorBodySerializer,
-    Gone,
+    IdField,
     PageQuerySerializer,
     Pagination,
     django_validation_detail,
     error_responses,
     page_serializer,
+    paginate,
     query_params,
 )
-from rumbo.offices.permissions import Perm, require_any
-from rumbo.people.models import Address, Alias, Document, Person, Phone, VulnerabilityFlag
+from rumbo.offices.permissions import Perm, member_office_ids, require_any
+from rumbo.people.merge_selectors import merge_get, visible_survivor_id
+from rumbo.people.models import Address, Alias, Document, Person, PersonMerge, Phone, VulnerabilityFlag
 from rumbo.people.selectors import person_get, person_queryset, person_search
 from rumbo.people.serializers import (
     PersonAnonymiseSerializer,
@@ -52,10 +60,13 @@ from rumbo.people.services import (
     person_anonymise,
     person_create,
     person_data_from,
+    person_merge,
     person_record_view,
     person_search_record,
+    person_unmerge,
     person_update,
 )
+from rumbo.people.services.merge import MERGE_FIELDS, MERGED, SURVIVOR
 
 TAGS = ["people"]
 
@@ -72,17 +83,45 @@ class MergedErrorBodySerializer(ErrorBodySerializer):
 
 
 class MergedErrorSerializer(serializers.Serializer):
-    """410 for a merged record: the error shape plus the survivor's id."""
+    """409 for a write to a merged record: the error shape plus the survivor's id."""
 
     error = MergedErrorBodySerializer()
 
 
-MERGED_RESPONSE = {
-    410: OpenApiResponse(
-        response=MergedErrorSerializer,
-        description="This record was merged into another; `error.merged_into` is the surviving record.",
+class MergedRedirectSerializer(serializers.Serializer):
+    """301 for a read of a merged record."""
+
+    detail = serializers.CharField(help_text="Translated explanation.")
+    merged_into = serializers.IntegerField(help_text="Id of the surviving record (also in `Location`).")
+
+
+MOVED_RESPONSE = {
+    301: OpenApiResponse(
+        response=MergedRedirectSerializer,
+        description="This record was merged into another; `Location` and `merged_into` name the surviving "
+        "record (the end of the chain when it was merged again).",
     )
 }
+MERGED_RESPONSE = {
+    409: OpenApiResponse(
+        response=MergedErrorSerializer,
+        description="This record was merged into another; `error.merged_into` is the surviving record. "
+        "Send the write there if it still applies.",
+    )
+}
+
+
+class MergedConflict(exceptions.APIException):
+    """409: a write to a merged record; ``extra`` adds ``merged_into`` to the error body."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "merged"
+
+    def __init__(self, detail: str, *, extra: dict[str, int]) -> None:
+        super().__init__(detail, "merged")
+        self.extra = extra
+
+
 PersonPageSerializer = page_serializer(PersonSummarySerializer, "PersonPage", capped=True)
 
 
@@ -108,30 +147,38 @@ def service_errors() -> Iterator[None]:
         raise ValidationError({_api_key(k): v for k, v in detail.items()}) from exc
 
 
-def _survivor(person: Person) -> int:
-    """The record at the end of the merge chain (as far as it is visible), for a 410 answer."""
-    survivor_id = person.merged_into_id
-    seen = {person.pk}
-    while survivor_id is not None and survivor_id not in seen:
-        seen.add(survivor_id)
-        following = Person.objects.filter(pk=survivor_id).values_list("merged_into_id", flat=True).first()
-        if following is None:
-            break
-        survivor_id = following
-    assert survivor_id is not None
-    return survivor_id
+def _survivor(request: Request, person: Person) -> int:
+    """Where a merged record's id leads (the end of the chain); 404 when the survivor is not visible."""
+    survivor = visible_survivor_id(request.user, person)
+    if survivor is None:
+        raise NotFound
+    return survivor
 
 
-def _live(person: Person) -> Person:
-    """``person`` unless it was merged (410 naming the survivor)."""
+def _live(request: Request, person: Person) -> Person:
+    """``person`` for a write, unless it was merged (409 naming the survivor)."""
     if person.merged_into_id is not None:
-        survivor = _survivor(person)
-        raise Gone(
-            _("This record was merged into person %(id)s.") % {"id": survivor},
-            code="merged",
+        survivor = _survivor(request, person)
+        raise MergedConflict(
+            _("This record was merged into person %(id)s; send the change there if it still applies.")
+            % {"id": survivor},
             extra={"merged_into": survivor},
         )
     return person
+
+
+def _moved(request: Request, person: Person) -> Response:
+    """301 from a merged record to its survivor."""
+    survivor = _survivor(request, person)
+    response = Response(
+        {
+            "detail": _("This record was merged into person %(id)s.") % {"id": survivor},
+            "merged_into": survivor,
+        },
+        status=status.HTTP_301_MOVED_PERMANENTLY,
+    )
+    response["Location"] = reverse("api-persons-detail", args=[survivor])
+    return response
 
 
 def _full(person: Person) -> Person:
@@ -240,8 +287,9 @@ def _person_create(request: Request) -> Response:
     operation_id="persons_retrieve",
     tags=TAGS,
     summary="A person's record",
-    description="The whole record, child rows nested. Every read is audited (who has seen this record).",
-    responses={200: PersonSerializer, **error_responses(403, 404), **MERGED_RESPONSE},
+    description="The whole record, child rows nested. Every read is audited (who has seen this record). "
+    "The id of a record merged into another answers 301 to the surviving record.",
+    responses={200: PersonSerializer, **MOVED_RESPONSE, **error_responses(403, 404)},
 )
 @extend_schema(
     methods=["PATCH"],
@@ -257,7 +305,7 @@ def _person_create(request: Request) -> Response:
 @parser_classes([JSONParser])
 def person_detail(request: Request, pk: int) -> Response:
     if request.method == "PATCH":
-        person = _live(person_get(request.user, pk, Perm.CHANGE_PERSON))
+        person = _live(request, person_get(request.user, pk, Perm.CHANGE_PERSON))
         serializer = PersonWriteSerializer(instance=person, data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         with service_errors():
@@ -265,7 +313,9 @@ def person_detail(request: Request, pk: int) -> Response:
                 actor=request.user, person=person, data=serializer.to_data(person_data_from(person))
             )
         return _person_response(person, request)
-    person = _live(person_get(request.user, pk))
+    person = person_get(request.user, pk)
+    if person.merged_into_id is not None:
+        return _moved(request, person)
     person_record_view(actor=request.user, person=person, via="api")
     return _person_response(person, request)
 
@@ -282,7 +332,7 @@ def person_detail(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 @parser_classes([JSONParser])
 def person_anonymise_view(request: Request, pk: int) -> Response:
-    person = _live(person_get(request.user, pk, Perm.ANONYMISE_PERSON))
+    person = _live(request, person_get(request.user, pk, Perm.ANONYMISE_PERSON))
     serializer = PersonAnonymiseSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     with service_errors():
@@ -292,8 +342,143 @@ def person_anonymise_view(request: Request, pk: int) -> Response:
     return _person_response(person, request)
 
 
+# --- Merges -------------------------------------------------------------------------------------------
+
+
+class PersonMergeRequestSerializer(serializers.Serializer):
+    merged = IdField(help_text="Id of the duplicate record to merge into this one; it becomes a pointer.")
+    choices = serializers.DictField(
+        child=serializers.ChoiceField(choices=[SURVIVOR, MERGED]),
+        required=False,
+        default=dict,
+        help_text="Whose value to keep, per field: " + ", ".join(MERGE_FIELDS) + ' → "survivor" or '
+        '"merged" (`birth_date` includes its precision). A field left out keeps the survivor\'s value '
+        "unless it is empty. An unknown field is an error at `choices.<field>`.",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="", help_text="Kept in the audit trail."
+    )
+
+
+class PersonMergeSerializer(serializers.ModelSerializer):
+    """One merge of a record into another, and whether it was undone."""
+
+    merged_by = serializers.CharField(
+        source="merged_by.username", read_only=True, allow_null=True, help_text="Username, or null."
+    )
+    unmerged_by = serializers.CharField(
+        source="unmerged_by.username", read_only=True, allow_null=True, help_text="Username, or null."
+    )
+    choices = serializers.DictField(
+        child=serializers.ChoiceField(choices=[SURVIVOR, MERGED]),
+        read_only=True,
+        help_text="Value kept per field.",
+    )
+
+    class Meta:
+        model = PersonMerge
+        fields = [
+            "id",
+            "survivor",
+            "merged",
+            "merged_at",
+            "merged_by",
+            "reason",
+            "choices",
+            "unmerged_at",
+            "unmerged_by",
+            "unmerge_reason",
+        ]
+        read_only_fields = fields
+
+
+class UnmergeRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="", help_text="Kept in the audit trail."
+    )
+
+
+PersonMergePageSerializer = page_serializer(PersonMergeSerializer, "PersonMergePage")
+
+
+@extend_schema(
+    operation_id="persons_merge",
+    tags=TAGS,
+    summary="Merge a duplicate into this person",
+    description="Merges record `merged` into this one: the chosen field values, and every document, phone, "
+    "address, consent, household link and other row of `merged` move here; `merged` stays as a pointer "
+    "(its id answers 301 to this record). Office administrators only, with the right in the offices of both "
+    "records. 400 at `merged` when it is not a record of your offices, is this record, or was merged or "
+    "anonymised; at `choices.<field>` for an unknown field or value (nothing is changed). Answers this "
+    "record as it is after the merge; `GET persons/{id}/merges/` lists the merges, to undo one.",
+    request=PersonMergeRequestSerializer,
+    responses={200: PersonSerializer, **error_responses(400, 403, 404, 415), **MERGED_RESPONSE},
+)
+@api_view(["POST"])
+@parser_classes([JSONParser])
+def person_merge_view(request: Request, pk: int) -> Response:
+    survivor = _live(request, person_get(request.user, pk, Perm.MERGE_PERSON))
+    serializer = PersonMergeRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    merged = Person.objects.filter(pk=data["merged"], office_id__in=member_office_ids(request.user)).first()
+    if merged is None:
+        raise ValidationError({"merged": [_("No such person in your offices.")]})
+    with service_errors():
+        person_merge(
+            actor=request.user,
+            survivor=survivor,
+            merged=merged,
+            choices=dict(data["choices"]),
+            reason=data["reason"],
+        )
+    return _person_response(survivor, request)
+
+
+@extend_schema(
+    operation_id="persons_merges_list",
+    tags=TAGS,
+    summary="Merges into a person",
+    description="The records merged into this one, newest first, undone merges included. Needs the right "
+    "to view the record.",
+    parameters=[PageQuerySerializer],
+    responses={200: PersonMergePageSerializer, **error_responses(400, 403, 404)},
+)
+@api_view(["GET"])
+def person_merges_view(request: Request, pk: int) -> Response:
+    person = person_get(request.user, pk)
+    merges = PersonMerge._base_manager.filter(survivor=person).select_related("merged_by", "unmerged_by")
+    return paginate(request, merges.order_by("-merged_at", "-id"), PersonMergeSerializer)
+
+
+@extend_schema(
+    operation_id="merges_unmerge",
+    tags=TAGS,
+    summary="Undo a merge",
+    description="Both records live again, each with the rows it had; fields of the surviving record that "
+    "took the merged record's value get their earlier value back unless edited since. Office "
+    "administrators only, with the right in the offices of both records. 400 when the merge was already "
+    "undone or a later merge depends on it (undo that one first).",
+    request=UnmergeRequestSerializer,
+    responses={200: PersonMergeSerializer, **error_responses(400, 403, 404, 415)},
+)
+@api_view(["POST"])
+@parser_classes([JSONParser])
+def merge_unmerge_view(request: Request, pk: int) -> Response:
+    merge = merge_get(request.user, pk)
+    serializer = UnmergeRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    with service_errors():
+        person_unmerge(actor=request.user, merge=merge, reason=serializer.validated_data["reason"])
+    merge = PersonMerge._base_manager.select_related("merged_by", "unmerged_by").get(pk=merge.pk)
+    return Response(PersonMergeSerializer(merge).data)
+
+
 urlpatterns = [
     path("persons/", person_list, name="api-persons-list"),
     path("persons/<int:pk>/", person_detail, name="api-persons-detail"),
     path("persons/<int:pk>/anonymise/", person_anonymise_view, name="api-persons-anonymise"),
+    path("persons/<int:pk>/merge/", person_merge_view, name="api-persons-merge"),
+    path("persons/<int:pk>/merges/", person_merges_view, name="api-persons-merges"),
+    path("merges/<int:pk>/unmerge/", merge_unmerge_view, name="api-merges-unmerge"),
 ]

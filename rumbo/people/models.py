@@ -439,3 +439,71 @@ class SearchToken(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+_MergeScoped: Any = type(ScopedManager(office="survivor__office"))
+
+
+class PersonMergeScopedManager(_MergeScoped):
+    """Default manager of merges: scoped through the surviving person's office."""
+
+
+class PersonMerge(models.Model):
+    """One merge of a duplicate record (``merged``) into another (``survivor``), with what undoing it needs.
+
+    The merged person stays as a tombstone (``merged_into``) with its own fields untouched. This row records
+    the survivor's fields before the merge, which rows of other tables were moved from the merged person to
+    the survivor (``moved``: ``{"app_label.model.fk_field": [ids]}``) and which were deleted because the
+    survivor already had the same unique row (``dropped``: every field value, so an unmerge recreates them).
+    Rows are scoped through the survivor's office; changing both persons needs rights in both offices.
+    """
+
+    survivor = models.ForeignKey(
+        Person, verbose_name=_("surviving record"), on_delete=models.PROTECT, related_name="merges_absorbed"
+    )
+    merged = models.ForeignKey(
+        Person, verbose_name=_("merged record"), on_delete=models.PROTECT, related_name="merges_as_merged"
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("merged by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("merged"), auto_now_add=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # field → "survivor" | "merged": whose value the survivor kept, for every scalar field.
+    choices = models.JSONField(_("values chosen"), default=dict)
+    survivor_before = models.JSONField(_("surviving record before the merge"), default=dict)
+    moved = models.JSONField(_("rows moved"), default=dict)
+    # [{"model": "people.language", "fields": {"id": 7, "person_id": 3, "code": "spa"}}, ...]
+    dropped = models.JSONField(_("rows removed as duplicates"), default=list)
+    # The adjudication decision of the pair before the merge marked it "same" (restored by an unmerge).
+    pair_before = models.JSONField(null=True, blank=True)
+    unmerged_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    unmerge_reason = models.CharField(_("reason for undoing"), max_length=500, blank=True)
+
+    objects = PersonMergeScopedManager()
+
+    class Meta:
+        verbose_name = _("merge of records")
+        verbose_name_plural = _("merges of records")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"
+
+    @property
+    def is_active(self) -> bool:
+        """True until the merge is undone."""
+        return self.unmerged_at is None

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rumbo.people import views
+from rumbo.people import merge_views, views
 
 app_name = "people"
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("<int:pk>/anonymise/", views.anonymise, name="anonymise"),
     path("<int:pk>/consent/", views.consent, name="consent"),
     path("<int:pk>/household/", views.household, name="household"),
+    path("<int:pk>/merge/", merge_views.merge_start, name="merge_start"),
+    path("<int:pk>/merge/<int:other>/", merge_views.merge, name="merge"),
+    path("merges/<int:merge_id>/undo/", merge_views.unmerge, name="unmerge"),
 ]

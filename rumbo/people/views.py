@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from rumbo.geo.models import AdminArea
+from rumbo.matching.selectors import intake_candidates, similar_names
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, offices_with_perm, require_any
 from rumbo.people.consent import consent_text, consent_text_version
@@ -33,6 +34,7 @@ from rumbo.people.forms import (
     confirmation_token,
     municipality_options,
 )
+from rumbo.people.merge_selectors import merge_context, visible_survivor_id
 from rumbo.people.models import (
     Address,
     Alias,
@@ -50,7 +52,6 @@ from rumbo.people.models import (
 from rumbo.people.search import relaxed_query
 from rumbo.people.selectors import (
     person_get,
-    person_possible_matches,
     person_search,
 )
 from rumbo.people.services import (
@@ -111,7 +112,13 @@ def search(request: HttpRequest) -> HttpResponse:
         person_search_record(actor=request.user, query=query, result_count=result.total)
     documents = _main_documents(result.persons) if result else {}
     rows = [(p, documents.get(p.pk)) for p in result.persons] if result else []
+    similar = (
+        similar_names(request.user, query, exclude_ids={p.pk for p in result.persons})
+        if result is not None and page == 1
+        else []
+    )
     context = {
+        "similar": similar,
         "query": query,
         "relaxed": relaxed if result is not None and result.total else None,
         "result": result,
@@ -161,9 +168,9 @@ def create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             editor.add_service_errors(exc)
         else:
-            matches = person_possible_matches(request.user, clean)
+            matches = intake_candidates(request.user, clean)
             curp_flags = person_data_curp_flags(clean)
-            token = confirmation_token([m.person.pk for m in matches], curp_flags)
+            token = confirmation_token([m.person_id for m in matches], curp_flags)
             if not (matches or curp_flags) or editor.confirm_token == token:
                 office = Office.objects.get(pk=editor.form.cleaned_data["office"].pk)
                 try:
@@ -199,7 +206,15 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     require_any(request.user, Perm.VIEW_PERSON)
     person = person_get(request.user, pk)
     if person.merged_into_id is not None:
-        return redirect("people:detail", pk=person.merged_into_id)
+        # An old id leads to the surviving record (following later merges) when the user may see it.
+        survivor_id = visible_survivor_id(request.user, person)
+        if survivor_id is None:
+            raise Http404
+        messages.info(
+            request,
+            _("Record %(old)s was merged into this record (%(new)s).") % {"old": pk, "new": survivor_id},
+        )
+        return redirect("people:detail", pk=survivor_id)
     person_record_view(actor=request.user, person=person)
     visible = offices_with_perm(request.user, Perm.VIEW_PERSON)
     relations = [
@@ -228,6 +243,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "relations": relations,
         "can_change": live and has_perm(request.user, Perm.CHANGE_PERSON, person.office_id),
         "can_anonymise": live and has_perm(request.user, Perm.ANONYMISE_PERSON, person.office_id),
+        **merge_context(request.user, person),
     }
     return render(request, "people/detail.html", context)
 

@@ -60,3 +60,23 @@ def test_a_model_trained_with_other_levels_is_refused(tmp_path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="other levels"):
         load_model(path)
+
+
+def test_pruning_never_drops_a_pair_that_reaches_the_threshold(records: list) -> None:
+    from rumbo.matching.scoring import PRUNED, match_weight_only, min_weight, weight_bounds
+
+    model = current_model()
+    features = [r.features() for r in records[:150]]
+    floor = min_weight(0.1)
+    pruned = 0
+    for a in features:
+        bounds = weight_bounds(a, model)
+        for b in features:
+            full = match_weight_only(a, b, model)
+            fast = match_weight_only(a, b, model, min_weight=floor, bounds=bounds)
+            if fast == PRUNED:
+                pruned += 1
+                assert full < floor
+            else:
+                assert fast == pytest.approx(full)
+    assert pruned > len(features) ** 2 / 2  # most random pairs are cut short

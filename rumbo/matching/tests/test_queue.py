@@ -78,7 +78,7 @@ def test_cross_office_pair_hides_the_other_person_and_the_evidence(world):
 
 def test_both_offices_user_sees_and_decides_the_cross_office_pair(world):
     both = two_office_caseworker(world)
-    pair = make_pair(mich_person(world), rosa(world))
+    make_pair(mich_person(world), rosa(world))
     [row] = queue_rows(both, pair_queue(both))
     assert not row.masked and row.decidable
     assert row.top_fields == ["Surnames", "Date of birth", "Given names"]

@@ -4,6 +4,8 @@ and answer, and a granted transfer moving the record and what can see it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.loader import render_to_string
@@ -13,8 +15,10 @@ from django.utils import translation
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.lib.testing.factories import OfficeFactory, member
-from rumbo.matching.models import AccessRequest, DuplicatePair
+from rumbo.matching.models import AccessRequest, DuplicatePair, MatchKey, MatchProfile
 from rumbo.matching.queue_selectors import Side, access_requests_sent, hidden_candidate_office
+from rumbo.matching.scoring import Comparison
+from rumbo.matching.selectors import Candidate
 from rumbo.matching.services import access_request_create, access_request_decide
 from rumbo.matching.tests.adjudication import ROSA_SECRETS, english_client, make_pair, mich_person, rosa
 from rumbo.offices.models import Role
@@ -45,10 +49,19 @@ def ask(world, person, *, kind=Kind.ACCESS, actor=None, office=None, reason="Ate
 # --- The hidden candidate -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
-def test_hidden_candidate_names_only_the_office(world, language):
+@pytest.mark.parametrize(("language", "kind"), [("en", "intake"), ("es", "intake"), ("en", "pair")])
+def test_hidden_candidate_names_only_the_office(world, language, kind):
     hidden = rosa(world)
-    candidate = Side(person_id=hidden.pk, office=world.jalisco, person=None)
+    if kind == "intake":  # an intake candidate (matching.selectors.Candidate)
+        candidate: Any = Candidate(
+            person_id=hidden.pk,
+            office_id=world.jalisco.pk,
+            office_name=world.jalisco.name,
+            comparison=Comparison(20.0, 0.99, ()),
+            person=None,
+        )
+    else:  # the hidden side of a pair
+        candidate = Side(person_id=hidden.pk, office=world.jalisco, person=None)
     request = RequestFactory().get("/")
     with translation.override(language):
         html = render_to_string("matching/_hidden_candidate.html", {"candidate": candidate}, request=request)
@@ -185,6 +198,10 @@ def test_granted_transfer_moves_the_record_and_its_visibility(world):
     hidden.refresh_from_db()
     assert hidden.office == world.michoacan
     assert set(SearchToken.objects.filter(person=hidden).values_list("office_id", flat=True)) == {
+        world.michoacan.pk
+    }
+    assert MatchProfile.objects.get(person=hidden).office_id == world.michoacan.pk
+    assert set(MatchKey.objects.filter(person=hidden).values_list("office_id", flat=True)) == {
         world.michoacan.pk
     }
     # Michoacán now sees the record; Jalisco no longer does.

@@ -29,6 +29,7 @@ from rumbo.people.services.consent import consent_record, consent_text_sha256
 from rumbo.people.services.documents import document_add, document_remove
 from rumbo.people.services.exports import person_export
 from rumbo.people.services.household import household_link, household_unlink
+from rumbo.people.services.merge import person_merge, person_unmerge
 from rumbo.people.services.persons import (
     person_anonymise,
     person_create,
@@ -58,8 +59,10 @@ __all__ = [
     "person_data_curp_flags",
     "person_data_from",
     "person_export",
+    "person_merge",
     "person_record_view",
     "person_search_record",
     "person_snapshot",
+    "person_unmerge",
     "person_update",
 ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -81,16 +84,42 @@ def clean_name(value: str | None, *, required: bool) -> str:
     return text
 
 
+@cache
+def _choice_values(choices: type[models.TextChoices]) -> frozenset[str]:
+    return frozenset(choices.values)  # ``.values`` builds a new list on every access
+
+
 def valid_choice(value: str, choices: type[models.TextChoices], message: Any) -> str:
-    if value not in choices.values:
+    if value not in _choice_values(choices):
         raise ValidationError(message, code="invalid_choice")
     return value
+
+
+# Inside ``area_cache()`` each area is looked up once: bulk validation (imports) checks the same few
+# thousand areas again and again. Areas are reference data that do not change while such a job runs.
+_AREA_CACHE: ContextVar[dict[int, AdminArea | None] | None] = ContextVar("rumbo_area_cache", default=None)
+
+
+@contextmanager
+def area_cache() -> Iterator[None]:
+    """Within this block :func:`admin_area` queries each area once (per thread or task)."""
+    token = _AREA_CACHE.set({})
+    try:
+        yield
+    finally:
+        _AREA_CACHE.reset(token)
 
 
 def admin_area(area_id: int | None, country: str | None = None) -> AdminArea | None:
     if area_id is None:
         return None
-    area = AdminArea.objects.filter(pk=area_id).first()
+    cache = _AREA_CACHE.get()
+    if cache is not None and area_id in cache:
+        area = cache[area_id]
+    else:
+        area = AdminArea.objects.filter(pk=area_id).first()
+        if cache is not None:
+            cache[area_id] = area
     if area is None:
         raise ValidationError(_("Choose a valid place."), code="area")
     if country and area.country != country:

@@ -353,16 +353,19 @@ def test_unknown_person_is_404(world):
     assert_error(world.client_for(world.caseworker).get(detail(99999999)), 404, "not_found")
 
 
-def test_merged_person_answers_410_with_the_survivor(world, jose):
+def test_merged_person_read_moves_and_writes_conflict(world, jose):
     loser = make_person(world.caseworker, world.michoacan, given_names="Jose", documents=[], phones=[])
     Person.objects.filter(pk=loser.pk).update(merged_into=jose)
     client = world.client_for(world.caseworker)
+    moved = client.get(detail(loser))
+    assert moved.status_code == 301
+    assert moved["Location"] == detail(jose)
+    assert moved.json()["merged_into"] == jose.pk
     for response in (
-        client.get(detail(loser)),
         patch(client, detail(loser), {"given_names": "X"}),
         post(admin_client(world), anonymise(loser), {"reason": "duplicate"}),
     ):
-        error = assert_error_with_extra(response, 410, "merged")
+        error = assert_error_with_extra(response, 409, "merged")
         assert error["merged_into"] == jose.pk
     assert Person.objects.get(pk=loser.pk).given_names == "Jose"
     assert not AuditEvent.objects.filter(action=Action.PERSON_VIEW, object_id=str(loser.pk)).exists()
@@ -374,7 +377,8 @@ def test_merge_chain_names_the_last_survivor(world, jose):
     Person.objects.filter(pk=first.pk).update(merged_into=second)
     Person.objects.filter(pk=second.pk).update(merged_into=jose)
     response = world.client_for(world.caseworker).get(detail(first))
-    assert assert_error_with_extra(response, 410, "merged")["merged_into"] == jose.pk
+    assert response.status_code == 301
+    assert response.json()["merged_into"] == jose.pk
 
 
 def assert_error_with_extra(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -340,12 +340,34 @@ def test_a_stale_confirmation_shows_new_matches_again(world):
     assert Person.objects.count() == 1
 
 
-def test_matches_in_other_offices_are_not_shown(world):
+def test_a_likely_match_in_another_office_is_shown_by_office_only(world):
+    other = jalisco_person(world)
+    client = world.client_for(world.caseworker)
+    data = payload(
+        given_names="Pedro", first_surname="Ramírez", **{"documents-0-number": "", "documents-0-kind": ""}
+    )
+    response = client.post(reverse("people:create"), data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    [candidate] = response.context["matches"]
+    assert candidate.person is None and candidate.person_id == other.pk
+    body = response.content.decode()
+    assert "A possible match is registered at OFAM Jalisco." in body
+    assert reverse("people:detail", kwargs={"pk": other.pk}) not in body
+    assert f"person={other.pk}&amp;kind=transfer" in body
+    confirmed = client.post(reverse("people:create"), {**data, "confirm": response.context["confirm_token"]})
+    assert confirmed.status_code == 302
+    assert Person.objects.filter(office=world.michoacan).count() == 1
+
+
+def test_an_unlikely_match_in_another_office_is_not_shown(world):
     jalisco_person(world)
     response = world.client_for(world.caseworker).post(
         reverse("people:create"),
         payload(
-            given_names="Pedro", first_surname="Ramírez", **{"documents-0-number": "", "documents-0-kind": ""}
+            given_names="Pedro",
+            first_surname="Ramírez",
+            birth_date="1950-03-02",
+            **{"documents-0-number": "", "documents-0-kind": ""},
         ),
     )
     assert response.status_code == 302
