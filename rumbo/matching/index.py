@@ -78,3 +78,39 @@ def index_persons_bulk(persons: Sequence[Any], *, batch_size: int = 2000) -> int
     MatchProfile._base_manager.bulk_create(profiles, batch_size=batch_size)
     MatchKey._base_manager.bulk_create(keys, batch_size=batch_size)
     return len(keys)
+
+
+def rebuild_keys(
+    *, office_ids: Sequence[int] | None = None, chunk: int = 20_000, progress: Any = None
+) -> int:
+    """Recompute every blocking key from the stored profiles (after an upgrade changes the key design).
+    Returns the number of keys written."""
+    from django.db import transaction
+
+    from rumbo.matching.features import PROFILE_FIELDS, features_from_values
+
+    profiles = MatchProfile._base_manager.order_by("person_id")
+    keys = MatchKey._base_manager.all()
+    if office_ids is not None:
+        profiles = profiles.filter(office_id__in=list(office_ids))
+        keys = keys.filter(office_id__in=list(office_ids))
+    keys.delete()
+    written = 0
+    last = 0
+    while True:
+        rows = list(
+            profiles.filter(person_id__gt=last).values_list("person_id", "office_id", *PROFILE_FIELDS)[:chunk]
+        )
+        if not rows:
+            return written
+        batch = [
+            MatchKey(key=k, office_id=oid, person_id=pid)
+            for pid, oid, *values in rows
+            for k in blocking_keys(features_from_values(*values))
+        ]
+        with transaction.atomic():
+            MatchKey._base_manager.bulk_create(batch, batch_size=5000)
+        written += len(batch)
+        last = rows[-1][0]
+        if progress is not None:
+            progress(len(rows))

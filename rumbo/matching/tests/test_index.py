@@ -65,3 +65,13 @@ def test_jose_is_indexed_with_his_curp_and_phone(world: Any) -> None:
     assert profile is not None
     assert profile["phones"] == "4431234567"
     assert len(profile["curp"]) == 18
+
+
+def test_rebuild_match_index_recomputes_the_keys(world: Any) -> None:
+    from django.core.management import call_command
+
+    person = make_person(world.caseworker, world.michoacan)
+    MatchKey._base_manager.filter(person_id=person.pk).delete()
+    MatchKey._base_manager.create(key=1, office_id=person.office_id, person_id=person.pk)
+    call_command("rebuild_match_index", "--no-progress", verbosity=0)
+    assert _index(person.pk)[1] == _expected(person)
