@@ -98,7 +98,7 @@ class Command(BaseCommand):
                 "duplicates in %(clusters)s clusters, %(seconds).1f s."
             )
             % {
-                "network": network,
+                "network": run.network,
                 "persons": f"{run.persons:,}",
                 "comparisons": f"{run.comparisons:,}",
                 "pairs": f"{run.pairs_found:,}",
