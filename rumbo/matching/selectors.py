@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Count
 
 from rumbo.matching.features import PROFILE_FIELDS, Features, features_from_data, features_from_values
@@ -55,22 +56,22 @@ def _root(office_id: int, parents: dict[int, int | None]) -> int:
     return office_id
 
 
-def network_root_id(office_id: int) -> int:
+def network_root_id(office_id: int, parents: dict[int, int | None] | None = None) -> int:
     """The root office of ``office_id``'s network."""
-    return _root(office_id, _parents())
+    return _root(office_id, parents if parents is not None else _parents())
 
 
-def network_office_ids(office_ids: Collection[int]) -> set[int]:
+def network_office_ids(office_ids: Collection[int], parents: dict[int, int | None] | None = None) -> set[int]:
     """Every office in the networks of ``office_ids`` (the trees under their roots)."""
-    parents = _parents()
+    parents = parents if parents is not None else _parents()
     roots = {_root(o, parents) for o in office_ids}
     return {o for o in parents if _root(o, parents) in roots}
 
 
-def match_settings_for(office: Office | int) -> MatchSettings:
+def match_settings_for(office: Office | int, parents: dict[int, int | None] | None = None) -> MatchSettings:
     """The thresholds of the office's network (defaults until someone saves them)."""
     office_id = office if isinstance(office, int) else office.pk
-    root = network_root_id(office_id)
+    root = network_root_id(office_id, parents)
     found = MatchSettings.objects.filter(network_id=root).first()
     return found or MatchSettings(network_id=root)
 
@@ -83,9 +84,17 @@ def _lookup(keys: Sequence[int], office_ids: Collection[int], cap: int) -> list[
         MatchKey._base_manager.filter(key__in=list(keys), office_id__in=list(office_ids))
         .values("person_id")
         .annotate(n=Count("key"))
-        .order_by("-n", "person_id")[:cap]
+        .order_by("-n", "person_id")
+        .values_list("person_id", flat=True)[:cap]
     )
-    return [r["person_id"] for r in rows]
+    if connection.vendor == "postgresql":
+        # A short query over a few thousand index entries: compiling it (JIT) or starting parallel workers
+        # costs more than running it, and PostgreSQL's estimates for IN lists of keys invite both.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            return list(rows)
+    return list(rows)
 
 
 _PROFILE_COLUMNS = ("person_id", "office_id", *PROFILE_FIELDS)
@@ -138,8 +147,9 @@ def intake_candidates(
     if not member:
         return []
     visible = offices_with_perm(user, Perm.VIEW_PERSON)
-    network = network_office_ids(member)
-    settings = match_settings_for(next(iter(sorted(member))))
+    parents = _parents()
+    network = network_office_ids(member, parents)
+    settings = match_settings_for(next(iter(sorted(member))), parents)
     query = features_from_data(data)
     ids = [
         p for p in _lookup(blocking_keys(query, query=True), network, MAX_CANDIDATES) if p not in exclude_ids
