@@ -17,6 +17,12 @@ from rumbo.people.services import person_merge
 from rumbo.people.tests.test_merge import grant, merge, plain, refresh, rich_pair
 
 
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> None:
+    """These tests read English messages: pages and API answers in English when the client names no language."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def post(client: Client, url: str, body: Any) -> Any:
     return client.post(url, json.dumps(body), content_type="application/json")
 

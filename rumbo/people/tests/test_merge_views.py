@@ -3,6 +3,8 @@ old ids that lead to the surviving record."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -18,6 +20,12 @@ from rumbo.people.tests.test_merge import grant, merge, plain, refresh, rich_pai
 PERSONAS = ("no_role", "caseworker", "auditor", "trainer", "coordinator", "jalisco_caseworker", "admin")
 # Office admins only: everyone else has no right to merge in any office (403).
 EXPECTED = dict.fromkeys(PERSONAS, 403) | {"admin": 200}
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> None:
+    """These tests read English messages: pages and API answers in English when the client names no language."""
+    settings.LANGUAGE_CODE = "en"
 
 
 def _urls(world):
