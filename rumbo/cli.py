@@ -90,6 +90,11 @@ def worker(argv: list[str]) -> int:
     _django_setup()
     from django.core.management import execute_from_command_line
 
+    if not any(arg.startswith("--queue-name") for arg in argv):
+        # Every queue of TASKS (imports, messaging…), not only "default".
+        from django.conf import settings
+
+        argv = ["--queue-name", ",".join(settings.TASKS["default"]["QUEUES"]), *argv]
     execute_from_command_line(["rumbo", "db_worker", *argv])
     return 0
 

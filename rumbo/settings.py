@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rumbo.accounts",
     "rumbo.people",
     "rumbo.matching",
+    "rumbo.imports",
     "rumbo.demo",
 ]
 
@@ -240,6 +241,8 @@ LOGGING = {
 
 # --- Rumbo ----------------------------------------------------------------------------------------
 RUMBO_SEARCH_PAGE_SIZE = 25
+# Duplicate detection: a model trained with `rumbo train_matcher` (Splink JSON); empty = the bundled one.
+RUMBO_MATCH_MODEL = env_str("RUMBO_MATCH_MODEL", "")
 RUMBO_DEMO_PASSWORD = env_str("RUMBO_DEMO_PASSWORD", "rumbo-demo-2026")
 
 # --- API schema: names of enums that share a field name ("kind") in several components ---------------
@@ -247,6 +250,11 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "OfficeKindEnum": "rumbo.offices.models.Office.Kind",
     "DocumentKindEnum": "rumbo.people.models.DocumentKind",
     "PhoneKindEnum": "rumbo.people.models.Phone.Kind",
+    "PairDecisionEnum": "rumbo.matching.models.DuplicatePair.Decision",
+    "PairVerdictEnum": "rumbo.matching.api.DECISION_CHOICES",
+    "PairSourceEnum": "rumbo.matching.models.DuplicatePair.Source",
+    "MatchRequestKindEnum": "rumbo.matching.models.AccessRequest.Kind",
+    "MatchRequestStatusEnum": "rumbo.matching.models.AccessRequest.Status",
 }
 # Interactive API docs (/api/v1/docs/) from Rumbo's own static files: the CSP forbids CDNs.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]

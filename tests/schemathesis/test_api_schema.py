@@ -34,9 +34,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from rumbo.geo.models import AdminArea
+from rumbo.imports.models import ImportBatch
 from rumbo.lib.testing.factories import OfficeFactory, member
+from rumbo.matching.models import AccessRequest
+from rumbo.matching.services import access_request_create
+from rumbo.matching.tests.adjudication import make_pair
 from rumbo.offices.models import Role
 from rumbo.people.models import Person
+from rumbo.people.services import person_merge
 from rumbo.people.tests.utils import make_person
 
 MAX_EXAMPLES = 15
@@ -47,6 +52,10 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXPECTED_OPERATIONS = {
+    "imports_list",
+    "imports_create",
+    "imports_retrieve",
+    "imports_errors",
     "areas_list",
     "areas_retrieve",
     "offices_list",
@@ -56,6 +65,16 @@ EXPECTED_OPERATIONS = {
     "persons_retrieve",
     "persons_partial_update",
     "persons_anonymise",
+    "persons_merge",
+    "persons_merges_list",
+    "merges_unmerge",
+    "duplicates_list",
+    "duplicates_retrieve",
+    "duplicates_decide",
+    "duplicates_decide_bulk",
+    "match_requests_list",
+    "match_requests_create",
+    "match_requests_decide",
 }
 
 
@@ -73,6 +92,12 @@ def in_process_requests() -> Iterator[None]:
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
+def _uploads_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """Files uploaded to imports/ are stored under a temporary DATA_DIR."""
+    settings.DATA_DIR = tmp_path
 
 
 @pytest.fixture
@@ -94,7 +119,21 @@ def world(db: None, in_process_requests: None) -> dict[str, Any]:
         ana = make_person(caseworker, michoacan, given_names="Ana", sex="F", documents=[], phones=[])
         merged = make_person(caseworker, michoacan, given_names="Jose", documents=[], phones=[])
         Person.objects.filter(pk=merged.pk).update(merged_into=jose)
+        duplicate = make_person(caseworker, michoacan, given_names="Ana", sex="F", documents=[], phones=[])
+        merge = person_merge(actor=admin, survivor=ana, merged=duplicate, choices={})
         rosa = make_person(jalisco_caseworker, jalisco, given_names="Rosa", sex="F", documents=[], phones=[])
+        own_pair = make_pair(jose, ana)
+        cross_pair = make_pair(ana, rosa)
+        match_request = access_request_create(
+            actor=jalisco_caseworker,
+            candidate_person_id=ana.pk,
+            requesting_office=jalisco,
+            kind=AccessRequest.Kind.ACCESS,
+            reason="Misma persona",
+        )
+        import_batch = ImportBatch.objects.create(
+            office=michoacan, file_name="p.csv", file_sha256="0" * 64, file_kind="csv", stored_path="p.csv"
+        )
         return {
             "caseworker": Token.objects.create(user=caseworker).key,
             "admin": Token.objects.create(user=admin).key,
@@ -103,7 +142,12 @@ def world(db: None, in_process_requests: None) -> dict[str, Any]:
                 "/api/v1/areas/": [morelia.pk, mich_state.pk],
                 "/api/v1/offices/": [michoacan.pk, conofam.pk, jalisco.pk],
                 "/api/v1/persons/": [jose.pk, ana.pk, merged.pk, rosa.pk],
+                "/api/v1/merges/": [merge.pk],
+                "/api/v1/duplicates/": [own_pair.pk, cross_pair.pk],
+                "/api/v1/match-requests/": [match_request.pk],
+                "/api/v1/imports/": [import_batch.pk],
             },
+            "hidden_person": rosa.pk,
         }
 
 
@@ -133,6 +177,9 @@ def _aimed(operation: Any, world: dict[str, Any]) -> Any:
     def with_office(case: Any) -> Any:
         if isinstance(case.body, dict) and "office" in case.body:
             case.body["office"] = world["office"]
+        if isinstance(case.body, dict) and "requesting_office" in case.body:  # a match request
+            case.body["requesting_office"] = world["office"]
+            case.body["person"] = world["hidden_person"]
         return case
 
     return st.one_of(*strategies).map(with_office)

@@ -80,6 +80,10 @@ def test_schema_is_public_and_names_every_operation():
     schema = response.json()
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert operations == {
+        "imports_list",
+        "imports_create",
+        "imports_retrieve",
+        "imports_errors",
         "offices_list",
         "offices_retrieve",
         "areas_list",
@@ -89,6 +93,16 @@ def test_schema_is_public_and_names_every_operation():
         "persons_retrieve",
         "persons_partial_update",
         "persons_anonymise",
+        "persons_merge",
+        "persons_merges_list",
+        "merges_unmerge",
+        "duplicates_list",
+        "duplicates_retrieve",
+        "duplicates_decide",
+        "duplicates_decide_bulk",
+        "match_requests_list",
+        "match_requests_create",
+        "match_requests_decide",
     }
     assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"error"}
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])

@@ -1,0 +1,535 @@
+"""The bulk import of a batch: every row validated, good rows created in bulk, bad rows reported, rows
+already imported skipped, every created person checked for duplicates.
+
+The file is read whole (it is at most ``RUMBO_IMPORT_MAX_BYTES``), then handled in chunks (default 2,000
+rows). Each chunk is first *prepared* (``rumbo.imports.prepare``: read through the mapping, validated with
+``person_data_clean``, search tokens, CURP flags and match-index rows derived) — in worker processes for
+large files, so validation runs on every core while this process writes — and then, in ONE transaction:
+
+1. rows already imported into the office by an earlier batch, or repeating an earlier row of this file,
+   are "already imported" (pointing to that person) and create nothing;
+2. the valid rows are written in bulk: persons and their child rows, search tokens, the match index (the
+   rows ``matching.index.rows_for`` makes), one ``PERSON_CREATE`` audit event each;
+3. ``matching.selectors.candidates_bulk`` looks each new person up in the registry — which now holds the
+   earlier chunks and this one, so rows of the same file that match each other are found too; a candidate
+   at or above the network's review threshold marks the row "duplicate suspected" and writes a
+   ``DuplicatePair`` (source "import") to the adjudication queue;
+4. one ``ImportRow`` per row (invalid rows with their errors per field and original values), and the
+   batch's progress counters.
+
+Nothing of an invalid row is written. A failure rolls back the chunk it happened in; earlier chunks stay
+(importing the file again skips them). The batch ends "done" or "failed", with one ``PERSON_IMPORT`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_scopes import scope
+
+from rumbo.audit.models import Action
+from rumbo.audit.services import audit_record, audit_record_each
+from rumbo.demo.writers import Row, Writer, writer_for
+from rumbo.imports.bulk import (
+    ADDRESS_COLUMNS,
+    DOCUMENT_COLUMNS,
+    IMPORT_ROW_COLUMNS,
+    LANGUAGE_COLUMNS,
+    MATCH_KEY_COLUMNS,
+    NATIONALITY_COLUMNS,
+    PERSON_COLUMNS,
+    PHONE_COLUMNS,
+    TOKEN_COLUMNS,
+)
+from rumbo.imports.fields import cell_text
+from rumbo.imports.models import ImportBatch, ImportRow
+from rumbo.imports.prepare import (
+    PARALLEL_MIN_ROWS,
+    Prepared,
+    PreparePool,
+    PrepareSpec,
+    can_fork,
+    profile_columns,
+    worker_count,
+)
+from rumbo.imports.reader import FileError, Sheet
+from rumbo.imports.services.files import stored_file
+from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
+from rumbo.people.models import Address, Document, Language, Nationality, Person, Phone, SearchToken
+from rumbo.people.services._common import area_cache
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000
+MAX_ROWS = 1_000_000
+CANDIDATES_PER_ROW = 5
+IMPORT_CACHE_KIB = 256 * 1024  # SQLite page cache while importing
+PHASES = ("parse", "validate", "write", "index", "duplicates", "commit")
+
+
+class ImportFailed(Exception):
+    """The import stopped; the batch is marked "failed" with the (translated) reason."""
+
+
+@dataclass(slots=True)
+class Seen:
+    """The first row of this file with a given hash; later rows with the same values repeat it."""
+
+    status: str
+    errors: dict[str, list[str]]
+    row: Prepared | None  # while its chunk is being written
+    person_id: int | None = None
+
+    def person(self) -> int | None:
+        return self.row.person_id if self.row is not None else self.person_id
+
+
+@dataclass
+class Counters:
+    processed: int = 0
+    created: int = 0
+    skipped_existing: int = 0
+    failed: int = 0
+    possible_duplicates: int = 0
+
+
+class Timer:
+    """Wall-clock seconds per phase, in the importing process."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def _matching() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The matching app's bulk candidate search and its thresholds (imported when needed)."""
+    from rumbo.matching.selectors import candidates_bulk, match_settings_for
+
+    return candidates_bulk, match_settings_for
+
+
+_first = itemgetter(0)
+
+
+@contextmanager
+def _sqlite_bulk_session() -> Iterator[None]:
+    """SQLite: while importing, a larger page cache (the pages of the indexes new rows go into stay in
+    memory) and no automatic checkpoint at every commit (the WAL is copied back once, at the end).
+    Restored afterwards. Other databases: nothing."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache_size = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        autocheckpoint = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {cache_size}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
+            if not connection.in_atomic_block:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+class ImportEngine:
+    """Runs one batch (see the module docstring)."""
+
+    def __init__(
+        self,
+        batch: ImportBatch,
+        actor: Any,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        progress: Callable[[int], None] | None = None,
+        writer: Writer | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.batch = batch
+        self.actor = actor
+        self.chunk_size = max(1, chunk_size)
+        self.progress = progress
+        self.writer = writer or writer_for("auto")
+        self.workers = worker_count() if workers is None else workers
+        self.timer = Timer()
+        self.counters = Counters()
+        self.seen: dict[str, Seen] = {}
+        self.candidates_bulk, match_settings_for = _matching()
+        self.threshold = float(match_settings_for(batch.office).review_threshold)
+        self.office_ids = sorted(offices_with_perm(actor, Perm.VIEW_PERSON) | {batch.office_id})
+        self.created_by_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+        self.profile_columns = ("person_id", "office_id", *profile_columns())
+        self.prepare_cpu_seconds = 0.0
+        self.workers_used = 0
+
+    # --- the run ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        batch = self.batch
+        with self.timer.phase("parse"):
+            rows = self._read()
+        batch.total_rows = len(rows)
+        ImportBatch.objects.filter(pk=batch.pk).update(total_rows=len(rows))
+        sex = next((i for i, t in enumerate(batch.mapping) if t == "sex"), None)
+        spec = PrepareSpec(
+            headers=tuple(batch.headers),
+            mapping=tuple(batch.mapping),
+            region=batch.office.country or "MX",
+            sex_values=frozenset(cell_text(r[1][sex]) for r in rows) if sex is not None else frozenset(),
+            office_id=batch.office_id,
+            language=batch.language,
+            today=timezone.localdate(),
+        )
+        self.workers_used = self.workers if len(rows) >= PARALLEL_MIN_ROWS and can_fork() else 0
+        chunks = [rows[i : i + self.chunk_size] for i in range(0, len(rows), self.chunk_size)]
+        with PreparePool(spec, self.workers_used) as pool, area_cache(), _sqlite_bulk_session():
+            results = pool.map(chunks)
+            for chunk in chunks:
+                with self.timer.phase("validate"):
+                    prepared = next(results)
+                self._chunk(prepared)
+                if self.progress is not None:
+                    self.progress(len(chunk))
+            self.prepare_cpu_seconds = pool.cpu_seconds
+
+    def _read(self) -> list[tuple[int, list[Any]]]:
+        path = stored_file(self.batch)
+        if not path.exists():
+            raise ImportFailed(_("The uploaded file is no longer available: upload it again."))
+        try:
+            headers, rows = Sheet(path, self.batch.file_kind).read()
+            if headers != list(self.batch.headers):
+                raise ImportFailed(_("The file's columns changed since it was uploaded."))
+            out: list[tuple[int, list[Any]]] = []
+            for row in rows:
+                out.append((row.number, row.values))
+                if len(out) > MAX_ROWS:
+                    raise ImportFailed(
+                        _("The file has more than %(max)s rows: split it into smaller files.")
+                        % {"max": f"{MAX_ROWS:,}"}
+                    )
+        except FileError as exc:
+            raise ImportFailed(str(exc.message)) from exc
+        return out
+
+    # --- one chunk -------------------------------------------------------------------------------
+    def _chunk(self, prepared: list[Prepared]) -> None:
+        new, firsts = self._repeats(prepared)
+        with transaction.atomic():
+            with self.timer.phase("write"):
+                ids = self.writer.allocate_ids(Person, len(new)) if new else []
+                for row, pk in zip(new, ids, strict=True):
+                    row.person_id = pk
+                self._write_persons(new)
+                if new:
+                    audit_record_each(
+                        actor=self.actor,
+                        action=Action.PERSON_CREATE,
+                        objects=[Person(id=row.person_id, office_id=self.batch.office_id) for row in new],
+                        detail={"import_batch": self.batch.pk},
+                    )
+            with self.timer.phase("index"):
+                self._write_index(new)
+            with self.timer.phase("duplicates"):
+                self._duplicates(new)
+            with self.timer.phase("write"):
+                self._write_rows(prepared)
+                self._count(prepared)
+                c = self.counters
+                ImportBatch.objects.filter(pk=self.batch.pk).update(
+                    processed_rows=c.processed,
+                    created_count=c.created,
+                    skipped_existing_count=c.skipped_existing,
+                    failed_count=c.failed,
+                    possible_duplicates_count=c.possible_duplicates,
+                )
+            committing = time.perf_counter()
+        self.timer.seconds["commit"] += time.perf_counter() - committing
+        for seen in firsts:  # from now on only the person id is needed: keep memory bounded
+            seen.person_id = seen.person()
+            seen.row = None
+
+    def _repeats(self, prepared: list[Prepared]) -> tuple[list[Prepared], list[Seen]]:
+        """Rows repeating an earlier row of this file become "already imported" (or get its errors).
+        Returns the rows to create and the rows seen first in this chunk."""
+        new: list[Prepared] = []
+        firsts: list[Seen] = []
+        for row in prepared:
+            if row.status == ImportRow.Status.ALREADY_IMPORTED:
+                continue
+            first = self.seen.get(row.sha256)
+            if first is None:
+                seen = self.seen[row.sha256] = Seen(row.status, row.errors, row)
+                firsts.append(seen)
+                if row.status == ImportRow.Status.CREATED:
+                    new.append(row)
+            elif first.status == ImportRow.Status.INVALID:
+                row.status, row.errors = ImportRow.Status.INVALID, first.errors
+            else:
+                row.status = ImportRow.Status.ALREADY_IMPORTED
+                row.data = None
+                row.repeat_of = first
+        return new, firsts
+
+    def _write_persons(self, new: list[Prepared]) -> None:
+        office_id, by = self.batch.office_id, self.created_by_id
+        stamp = self.writer.datetime(timezone.now())
+        json = self.writer.json
+        no_flags = json([])
+        persons: list[Row] = []
+        nationalities: list[Row] = []
+        languages: list[Row] = []
+        documents: list[Row] = []
+        phones: list[Row] = []
+        addresses: list[Row] = []
+        tokens: list[Row] = []
+        for row in new:
+            pid = row.person_id
+            persons.append((pid, office_id, *row.person, stamp, stamp, by, None, None))
+            nationalities.extend((pid, c) for c in row.nationalities)
+            languages.extend((pid, c) for c in row.languages)
+            documents.extend((pid, *d[:6], json(d[6]) if d[6] else no_flags, stamp) for d in row.documents)
+            phones.extend((pid, *p) for p in row.phones)
+            addresses.extend((pid, *a, stamp) for a in row.addresses)
+            sig = row.sig
+            tokens.extend((t, pid, office_id, k, sig) for t, k in row.tokens)
+        tokens.sort(key=_first)  # index insertions then walk the B-tree in order
+        write = self.writer.write
+        write(Person, PERSON_COLUMNS, persons)
+        write(Nationality, NATIONALITY_COLUMNS, nationalities)
+        write(Language, LANGUAGE_COLUMNS, languages)
+        write(Document, DOCUMENT_COLUMNS, documents)
+        write(Phone, PHONE_COLUMNS, phones)
+        write(Address, ADDRESS_COLUMNS, addresses)
+        write(SearchToken, TOKEN_COLUMNS, tokens)
+
+    def _write_index(self, new: list[Prepared]) -> None:
+        """The match index of the new persons: the rows ``matching.index.rows_for`` makes (computed when
+        the rows were prepared), written in bulk."""
+        from rumbo.matching.models import MatchKey, MatchProfile
+
+        office_id = self.batch.office_id
+        profiles: list[Row] = []
+        keys: list[Row] = []
+        for row in new:
+            pid = row.person_id
+            profiles.append((pid, office_id, *row.profile))
+            keys.extend((k, office_id, pid) for k in row.keys)
+        keys.sort(key=_first)
+        self.writer.write(MatchProfile, self.profile_columns, profiles)
+        self.writer.write(MatchKey, MATCH_KEY_COLUMNS, keys)
+
+    def _duplicates(self, new: list[Prepared]) -> None:
+        """Candidates of each new person (itself left out) at or above the review threshold: the row is
+        marked and a ``DuplicatePair`` queued."""
+        if not new:
+            return
+        from rumbo.matching.models import DuplicatePair
+
+        found = self.candidates_bulk(
+            self.office_ids,
+            [row.data for row in new],
+            limit=CANDIDATES_PER_ROW + 1,
+            min_probability=self.threshold,
+        )
+        pairs: dict[tuple[int, int], DuplicatePair] = {}
+        earlier: set[int] = set()
+        chunk_ids = {row.person_id for row in new}
+        for row, candidates in zip(new, found, strict=True):
+            own = row.person_id
+            assert own is not None
+            kept = [
+                c for c in candidates if c.person_id != own and c.comparison.probability >= self.threshold
+            ][:CANDIDATES_PER_ROW]
+            if not kept:
+                continue
+            row.status = ImportRow.Status.DUPLICATE_SUSPECTED
+            row.candidates = [
+                {
+                    "person_id": c.person_id,
+                    "office_id": c.office_id,
+                    "probability": round(float(c.comparison.probability), 4),
+                }
+                for c in kept
+            ]
+            for c in kept:
+                a, b = sorted((own, c.person_id))
+                if (a, b) in pairs:
+                    continue
+                office_of = {own: self.batch.office_id, c.person_id: c.office_id}
+                pairs[(a, b)] = DuplicatePair(
+                    person_a_id=a,
+                    person_b_id=b,
+                    office_a_id=office_of[a],
+                    office_b_id=office_of[b],
+                    source=DuplicatePair.Source.IMPORT,
+                    match_weight=float(c.comparison.match_weight),
+                    probability=float(c.comparison.probability),
+                    fields=c.comparison.as_json(),
+                )
+                if c.person_id not in chunk_ids:
+                    earlier.add(c.person_id)
+        if pairs:
+            DuplicatePair.objects.bulk_create(list(pairs.values()), ignore_conflicts=True)
+        if earlier:
+            # Rows of earlier chunks of this file matched by this one are possible duplicates too.
+            marked = ImportRow.objects.filter(
+                batch_id=self.batch.pk, person_id__in=earlier, status=ImportRow.Status.CREATED
+            ).update(status=ImportRow.Status.DUPLICATE_SUSPECTED)
+            self.counters.possible_duplicates += marked
+            self.counters.created -= marked
+
+    def _write_rows(self, prepared: list[Prepared]) -> None:
+        json = self.writer.json
+        empty_dict, empty_list = json({}), json([])
+        batch_id, office_id = self.batch.pk, self.batch.office_id
+        rows: list[Row] = []
+        for p in prepared:
+            person_id = p.repeat_of.person() if p.repeat_of is not None else p.person_id
+            rows.append(
+                (
+                    batch_id,
+                    office_id,
+                    p.number,
+                    p.status,
+                    p.sha256,
+                    json(p.errors) if p.errors else empty_dict,
+                    json(p.raw) if p.raw else empty_list,
+                    person_id,
+                    json(p.candidates) if p.candidates else empty_list,
+                )
+            )
+        self.writer.write(ImportRow, IMPORT_ROW_COLUMNS, rows)
+
+    def _count(self, prepared: list[Prepared]) -> None:
+        c = self.counters
+        for p in prepared:
+            c.processed += 1
+            if p.status == ImportRow.Status.CREATED:
+                c.created += 1
+            elif p.status == ImportRow.Status.DUPLICATE_SUSPECTED:
+                c.possible_duplicates += 1
+            elif p.status == ImportRow.Status.ALREADY_IMPORTED:
+                c.skipped_existing += 1
+            else:
+                c.failed += 1
+
+
+class _DryRun(Exception):
+    """Raised to roll a dry run back."""
+
+
+def import_run(
+    *,
+    actor: Any,
+    batch: ImportBatch,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    dry_run: bool = False,
+    workers: int | None = None,
+) -> ImportBatch:
+    """Import a batch now (the background task and ``rumbo import_persons`` call this).
+
+    Needs ``IMPORT_PERSONS`` in the batch's office. Messages are written in the batch's language.
+    ``progress(n)`` is called after each chunk with the number of rows it held. ``dry_run``: everything is
+    done and counted, then rolled back (nothing is kept, not even the counts on the batch). ``workers``:
+    validation processes for large files (default ``RUMBO_IMPORT_WORKERS`` or one per core; 0: none).
+    Returns the batch with its final counters, status ``done`` or ``failed`` (``error`` says why), and
+    ``timings`` (seconds per phase).
+    """
+    require(actor, Perm.IMPORT_PERSONS, batch.office_id)
+    offices = sorted(member_office_ids(actor) | {batch.office_id})
+    started = time.perf_counter()
+    with scope(office=offices), translation.override(batch.language or None):
+        if not dry_run:
+            return _run(actor, batch, progress, chunk_size, workers, started)
+        try:
+            with transaction.atomic():
+                _run(actor, batch, progress, chunk_size, workers, started)
+                raise _DryRun
+        except _DryRun:
+            pass
+        return batch
+
+
+def _run(
+    actor: Any,
+    batch: ImportBatch,
+    progress: Callable[[int], None] | None,
+    chunk_size: int,
+    workers: int | None,
+    started: float,
+) -> ImportBatch:
+    batch.status = ImportBatch.Status.RUNNING
+    batch.started_at = timezone.now()
+    batch.finished_at = None
+    batch.error = ""
+    batch.save(update_fields=["status", "started_at", "finished_at", "error"])
+    engine: ImportEngine | None = None
+    try:
+        engine = ImportEngine(batch, actor, chunk_size=chunk_size, progress=progress, workers=workers)
+        engine.run()
+    except Exception as exc:
+        if isinstance(exc, ImportFailed):
+            batch.error = str(exc)
+        else:
+            logger.exception("Import of batch %s failed", batch.pk)
+            batch.error = _("The import stopped because of an unexpected error (%(kind)s).") % {
+                "kind": type(exc).__name__
+            }
+        batch.status = ImportBatch.Status.FAILED
+    else:
+        batch.status = ImportBatch.Status.DONE
+    timings: dict[str, Any] = {}
+    if engine is not None:
+        c = engine.counters
+        batch.processed_rows = c.processed
+        batch.created_count = c.created
+        batch.skipped_existing_count = c.skipped_existing
+        batch.failed_count = c.failed
+        batch.possible_duplicates_count = c.possible_duplicates
+        timings = {k: round(v, 3) for k, v in engine.timer.seconds.items()}
+        timings["prepare_cpu"] = round(engine.prepare_cpu_seconds, 3)
+        timings["workers"] = engine.workers_used
+    timings["total"] = round(time.perf_counter() - started, 3)
+    batch.timings = timings
+    batch.finished_at = timezone.now()
+    with transaction.atomic():
+        batch.save()
+        audit_record(
+            actor=actor,
+            action=Action.PERSON_IMPORT,
+            office=batch.office,
+            obj=batch,
+            detail={
+                "file_name": batch.file_name,
+                "file_sha256": batch.file_sha256,
+                "status": batch.status,
+                "rows": batch.total_rows,
+                "created": batch.created_count,
+                "already_imported": batch.skipped_existing_count,
+                "invalid": batch.failed_count,
+                "possible_duplicates": batch.possible_duplicates_count,
+                "error": batch.error,
+            },
+        )
+    return batch
