@@ -25,6 +25,8 @@ EM_BLOCKING = (
     ("curp",),  # estimates the names again, and the date
 )
 PARAMETER_FLOOR = 1e-6
+PRIOR_FLOOR = 1e-6
+MIN_EM_PAIRS = 100
 # No disagreement is ever treated as impossible among duplicates: real registries have wrong sexes, dates
 # and CURPs that no training set shows, so m never falls below this.
 M_FLOOR = 1e-3
@@ -100,8 +102,21 @@ def train(
         ["l.curp = r.curp", "l.given = r.given AND l.surnames = r.surnames AND l.birth_date = r.birth_date"],
         recall=0.8,
     )
+    if not linker._settings_obj._probability_two_random_records_match:
+        # No deterministic match at all (a registry without duplicates yet): a small prior, not zero.
+        linker._settings_obj._probability_two_random_records_match = PRIOR_FLOOR
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+    from splink.blocking_analysis import count_comparisons_from_blocking_rule
+
     for cols in EM_BLOCKING:
+        # A registry may have no pair sharing e.g. a CURP: that session cannot run (and a failed session
+        # would leave its comparisons out of the model), so it is skipped; the others estimate them.
+        counts = count_comparisons_from_blocking_rule(
+            table_or_tables=df, blocking_rule=block_on(*cols), link_type="dedupe_only", db_api=db_api(backend)
+        )
+        if int(counts.get("number_of_comparisons_to_be_scored_post_filter_conditions", 0)) < MIN_EM_PAIRS:
+            logger.warning("EM session on %s skipped: too few pairs", cols)
+            continue
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*cols), fix_probability_two_random_records_match=True
         )

@@ -95,3 +95,20 @@ def test_train_matcher_writes_a_model_intake_can_load(tmp_path: Any, db: None) -
     assert model.prior_probability < 0.05
     given = model.weights[0]
     assert given[1] > given[2] > 0 > given[-1]  # identical > form > 0 > different
+
+
+def test_train_matcher_learns_from_a_registry_and_its_decisions(tmp_path: Any, db: None) -> None:
+    """The registry path: u from the network's persons, m by EM, then m again from the "same" decisions."""
+    from rumbo.demo.services import demo_generate
+
+    demo_generate(persons=1500, seed=4, demo_persons=0)
+    office_id = Person.objects.values_list("office_id", flat=True).order_by("office_id").first()
+    a, b = Person.objects.filter(office_id=office_id).order_by("pk")[:2]
+    DuplicatePair.objects.create(
+        person_a=a, person_b=b, office_a_id=office_id, office_b_id=office_id, match_weight=0, probability=0.5,
+        decision=DuplicatePair.Decision.SAME,
+    )  # fmt: skip
+    out = tmp_path / "registry-model.json"
+    call_command("train_matcher", "--network", str(office_id), "--out", str(out), verbosity=0)
+    model = load_model(out)
+    assert model.weights[1][1] > 0  # identical surnames are evidence for a match
