@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rumbo.people",
     "rumbo.matching",
     "rumbo.imports",
+    "rumbo.messaging",
     "rumbo.demo",
 ]
 

@@ -1,0 +1,108 @@
+"""The contract between the outbox and a gateway: one adapter class per channel kind.
+
+The outbox (``rumbo.messaging.services``) owns state; an adapter only speaks a gateway's protocol. Adapters never
+touch the database. Exactly-once sending relies on one rule every adapter follows:
+
+    the adapter calls ``commit()`` after the gateway has received everything except the last piece it needs to
+    accept the message (SMTP: the DATA body without the final ``.``; HTTP: the request without its last body
+    byte), and sends that last piece only if ``commit()`` returned True.
+
+``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies before
+``commit()``, the gateway never got a complete message and drops it, and the message is still claimable; if it
+dies after, the row already says "sent". A ``commit()`` returning False means another worker took the message
+over: the adapter aborts the transfer (SMTP ``RSET``, HTTP connection closed) without completing it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from django.http import HttpRequest
+
+from rumbo.messaging.models import ChannelKind
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message as the adapter sees it (already rendered; the outbox row id travels as ``message_id``)."""
+
+    message_id: int
+    idempotency_key: str
+    to: str  # an email address, or a phone number in E.164 form
+    body: str
+    subject: str = ""  # email only
+    language: str = "spa"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one message.
+
+    ``committed`` is True when the adapter called ``commit()`` and it returned True (the row says "sent").
+    On failure, ``permanent`` says whether retrying can help (bad address, number that cannot receive SMS)
+    or not (gateway down, timeout, throttled: retry with backoff).
+    """
+
+    message_id: int
+    committed: bool
+    provider_id: str = ""
+    error: str = ""
+    permanent: bool = False
+
+
+class InboundKind(enum.StrEnum):
+    REPLY = "reply"  # a person wrote to us
+    RECEIPT = "receipt"  # a delivery report about a message we sent
+
+
+class ReceiptStatus(enum.StrEnum):
+    ACCEPTED = "accepted"  # the gateway/SMSC took it (Kannel DLR 8, WhatsApp "sent")
+    DELIVERED = "delivered"  # reached the handset / was delivered (Kannel DLR 1, WhatsApp "delivered"/"read")
+    FAILED = "failed"  # Kannel DLR 2/16, WhatsApp "failed"
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A reply or a delivery receipt parsed from a webhook call or a gateway callback."""
+
+    kind: InboundKind
+    sender: str = ""  # E.164 phone or email address of the person (replies)
+    body: str = ""  # reply text
+    provider_id: str = ""  # gateway id of the reply, or of the message a receipt is about
+    message_id: int | None = None  # our outbox id when the gateway echoes it back (Kannel dlr-url)
+    receipt_status: ReceiptStatus | None = None
+    error: str = ""
+    received_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+CommitHook = Callable[[OutboundMessage, str], bool]
+"""``commit(message, provider_id)`` → True if this worker still holds the message and it is now marked sent."""
+
+
+class WebhookRejected(Exception):
+    """The webhook call is not authentic (bad signature or token); the view answers 403."""
+
+
+class Adapter(Protocol):
+    """A gateway adapter. ``config`` holds the channel's decrypted settings (URL, user, password, token …)."""
+
+    kind: ClassVar[ChannelKind]
+
+    def __init__(self, config: Mapping[str, str], sender: str) -> None: ...
+
+    def send_batch(self, messages: Sequence[OutboundMessage], commit: CommitHook) -> list[SendResult]:
+        """Send every message, in order, calling ``commit`` once per message as described above.
+
+        Never raises for a per-message failure: returns a SendResult with ``error`` instead. Raises only when the
+        gateway cannot be reached at all (every message of the batch stays retryable).
+        """
+        ...
+
+    def parse_webhook(self, request: HttpRequest) -> list[InboundEvent]:
+        """Check the call is authentic (raise WebhookRejected otherwise) and turn it into events."""
+        ...

@@ -1,0 +1,324 @@
+"""Messaging: channels per office, templates per language, the durable outbox, inbound replies and receipts.
+
+Every outgoing message is a ``Message`` row before anything is sent (the outbox). Its ``idempotency_key`` is
+unique (one message per recipient per campaign step), so queueing twice or retrying never creates a second
+message; its ``status`` moves queued → sending → sent → delivered / failed / expired. A worker *claims* rows by
+writing its ``lease_owner`` and ``lease_until``; the "sent" update is fenced by that lease (see
+``rumbo.messaging.adapters.base`` for the exactly-once rule the adapters follow).
+
+Inbound traffic (replies and delivery receipts) is stored as ``Inbound`` rows, matched to the person and to the
+message and campaign they answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from rumbo.people.models import OfficeScopedManager
+
+
+def _webhook_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    CONSOLE = "console", _("Console file (development only)")
+
+
+class Channel(models.Model):
+    """A way an office sends messages: an SMTP account, a Kannel gateway, a WhatsApp Business number.
+
+    ``config`` holds the gateway settings (URL, user, password, token) encrypted at rest with the key in
+    ``settings.RUMBO_CREDENTIALS_KEYS`` (see ``rumbo.messaging.crypto``); it is never shown back in full.
+    """
+
+    office = models.ForeignKey(
+        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="channels"
+    )
+    kind = models.CharField(_("type"), max_length=10, choices=ChannelKind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    sender = models.CharField(
+        _("sending identity"),
+        max_length=200,
+        help_text=_("The From address for email, the sender number or name for SMS, the phone number ID for WhatsApp."),
+    )
+    config_encrypted = models.TextField(editable=False, default="")
+    rate_per_second = models.PositiveIntegerField(
+        _("rate limit (messages per second)"), default=50, help_text=_("The gateway's contracted throughput.")
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("order"), default=10, help_text=_("Channels are tried in this order when a person has no preference.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    paused_at = models.DateTimeField(_("paused"), null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("paused by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Authenticates the gateway's callbacks (replies, receipts): part of the webhook URL given to the gateway.
+    webhook_token = models.CharField(max_length=64, unique=True, default=_webhook_token, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OfficeScopedManager()
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["office", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "name"], name="messaging_channel_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Template(models.Model):
+    """A message with variables (``{{ given_names }}``), written once per language."""
+
+    office = models.ForeignKey(
+        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="message_templates"
+    )
+    key = models.SlugField(_("key"), max_length=60, help_text=_("A short name used by plans and campaigns."))
+    name = models.CharField(_("name"), max_length=150)
+    emergency = models.BooleanField(
+        _("emergency message"),
+        default=False,
+        help_text=_("Emergency messages are sent even to people who opted out of other messages."),
+    )
+    fallback_language = models.CharField(
+        _("fallback language"), max_length=3, default="spa", help_text=_("ISO 639-3 code, e.g. spa, eng.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = OfficeScopedManager()
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        constraints = [models.UniqueConstraint(fields=["office", "key"], name="messaging_template_key_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateText(models.Model):
+    """The text of a template in one language (ISO 639-3)."""
+
+    template = models.ForeignKey(
+        Template, verbose_name=_("template"), on_delete=models.CASCADE, related_name="texts"
+    )
+    language = models.CharField(_("language"), max_length=3)
+    subject = models.CharField(_("subject (email)"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+
+    class Meta:
+        verbose_name = _("template text")
+        verbose_name_plural = _("template texts")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "language"], name="messaging_templatetext_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} [{self.language}]"
+
+
+class Campaign(models.Model):
+    """A sending to many people (an "are you safe?" check, an alert, a reminder), in one or more steps."""
+
+    office = models.ForeignKey(
+        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(
+        Template, verbose_name=_("template"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    emergency = models.BooleanField(_("emergency"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OfficeScopedManager()
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class Message(models.Model):
+    """One outgoing message to one recipient on one channel: the outbox row."""
+
+    office = models.ForeignKey(
+        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="+"
+    )
+    person = models.ForeignKey(
+        "people.Person",
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="messages"
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    step = models.PositiveSmallIntegerField(_("campaign step"), default=0)
+    # One message per recipient per campaign step (or per purpose for single messages): a retry never sends twice.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    to = models.CharField(_("to"), max_length=254)
+    language = models.CharField(_("language"), max_length=3)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    emergency = models.BooleanField(_("emergency"), default=False)
+
+    status = models.CharField(
+        _("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_id = models.CharField(_("gateway id"), max_length=120, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The message this one replaces on the next channel after a permanent failure (fallback).
+    fallback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="fallbacks", editable=False
+    )
+
+    queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed"), null=True, blank=True)
+
+    objects = OfficeScopedManager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            # What a worker claims: due messages of a channel.
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                name="messaging_msg_due",
+                condition=Q(status__in=["queued", "sending"]),
+            ),
+            models.Index(fields=["channel", "status"], name="messaging_msg_channel_status"),
+            models.Index(fields=["campaign", "status"], name="messaging_msg_campaign_status"),
+            models.Index(fields=["provider_id"], name="messaging_msg_provider"),
+            models.Index(fields=["person", "queued_at"], name="messaging_msg_person"),
+            models.Index(fields=["sent_at"], name="messaging_msg_sent_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} → {self.to} [{self.status}]"
+
+
+class InboundKind(models.TextChoices):
+    REPLY = "reply", _("Reply")
+    RECEIPT = "receipt", _("Delivery receipt")
+
+
+class Inbound(models.Model):
+    """A reply from a person or a delivery receipt from a gateway, as received (raw payload kept)."""
+
+    office = models.ForeignKey(
+        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="inbound"
+    )
+    kind = models.CharField(_("type"), max_length=10, choices=InboundKind.choices)
+    sender = models.CharField(_("from"), max_length=254, blank=True)
+    body = models.TextField(_("text"), blank=True)
+    provider_id = models.CharField(_("gateway id"), max_length=120, blank=True)
+    receipt_status = models.CharField(_("receipt"), max_length=10, blank=True)
+    person = models.ForeignKey(
+        "people.Person",
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="inbound_messages",
+    )
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("in answer to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="inbound",
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="inbound",
+    )
+    opt_out = models.BooleanField(_("opt-out"), default=False)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    raw = models.JSONField(default=dict, blank=True, editable=False)
+
+    objects = OfficeScopedManager()
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["channel", "received_at"], name="messaging_in_channel"),
+            models.Index(fields=["campaign", "kind"], name="messaging_in_campaign"),
+        ]
+        constraints = [
+            # A gateway that calls the webhook twice for the same event stores it once.
+            models.UniqueConstraint(
+                fields=["channel", "kind", "provider_id", "receipt_status"],
+                condition=~Q(provider_id=""),
+                name="messaging_inbound_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sender}"
