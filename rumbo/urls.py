@@ -23,6 +23,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("rumbo.people.api")),
     path("", include("rumbo.imports.api")),
     path("", include("rumbo.matching.api")),
+    path("", include("rumbo.messaging.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", api_docs, name="api-docs"),
     re_path(r"", api_not_found, name="api-not-found"),  # last: unknown API URLs answer a JSON 404
@@ -37,6 +38,8 @@ urlpatterns = [
     path("people/", include("rumbo.people.urls")),
     path("imports/", include("rumbo.imports.urls")),
     path("matching/", include("rumbo.matching.urls")),
+    path("messaging/", include("rumbo.messaging.urls")),
+    path("hooks/messaging/", include("rumbo.messaging.webhook_urls")),
     path("audit/", include("rumbo.audit.urls")),
     path("geo/", include("rumbo.geo.urls")),
     path("api/v1/", include(api_v1)),

@@ -50,6 +50,14 @@ class Action(models.TextChoices):
     MATCH_ACCESS_REQUEST = "matching.access_request", _("Access or transfer requested for a possible match")
     MATCH_ACCESS_DECIDE = "matching.access_decide", _("Request about a possible match answered")
     MATCHING_SETTINGS = "matching.settings", _("Matching thresholds changed")
+    CHANNEL_CREATE = "messaging.channel_create", _("Messaging channel created")
+    CHANNEL_UPDATE = "messaging.channel_update", _("Messaging channel changed")
+    CHANNEL_PAUSE = "messaging.channel_pause", _("Messaging channel paused")
+    CHANNEL_RESUME = "messaging.channel_resume", _("Messaging channel resumed")
+    TEMPLATE_SAVE = "messaging.template_save", _("Message template saved")
+    MESSAGES_QUEUE = "messaging.queue", _("Messages queued")
+    MESSAGES_VIEW = "messaging.view", _("Messages or replies viewed")
+    OPT_OUT = "messaging.opt_out", _("Opt-out received")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -2,12 +2,12 @@
 
 Every outgoing message is a ``Message`` row before anything is sent (the outbox). Its ``idempotency_key`` is
 unique (one message per recipient per campaign step), so queueing twice or retrying never creates a second
-message; its ``status`` moves queued → sending → sent → delivered / failed / expired. A worker *claims* rows by
-writing its ``lease_owner`` and ``lease_until``; the "sent" update is fenced by that lease (see
+message; its ``status`` moves queued → sending → sent → delivered / failed / expired. A worker *claims*
+rows by writing its ``lease_owner`` and ``lease_until``; the "sent" update is fenced by that lease (see
 ``rumbo.messaging.adapters.base`` for the exactly-once rule the adapters follow).
 
-Inbound traffic (replies and delivery receipts) is stored as ``Inbound`` rows, matched to the person and to the
-message and campaign they answer.
+Inbound traffic (replies and delivery receipts) is stored as ``Inbound`` rows, matched to the person and to
+the message and campaign they answer.
 """
 
 from __future__ import annotations
@@ -48,14 +48,18 @@ class Channel(models.Model):
     sender = models.CharField(
         _("sending identity"),
         max_length=200,
-        help_text=_("The From address for email, the sender number or name for SMS, the phone number ID for WhatsApp."),
+        help_text=_(
+            "The From address for email, the sender number or name for SMS, the phone number ID for WhatsApp."
+        ),
     )
     config_encrypted = models.TextField(editable=False, default="")
     rate_per_second = models.PositiveIntegerField(
         _("rate limit (messages per second)"), default=50, help_text=_("The gateway's contracted throughput.")
     )
     priority = models.PositiveSmallIntegerField(
-        _("order"), default=10, help_text=_("Channels are tried in this order when a person has no preference.")
+        _("order"),
+        default=10,
+        help_text=_("Channels are tried in this order when a person has no preference."),,
     )
     is_active = models.BooleanField(_("active"), default=True)
     paused_at = models.DateTimeField(_("paused"), null=True, blank=True)
@@ -109,7 +113,9 @@ class Template(models.Model):
     class Meta:
         verbose_name = _("message template")
         verbose_name_plural = _("message templates")
-        constraints = [models.UniqueConstraint(fields=["office", "key"], name="messaging_template_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "key"], name="messaging_template_key_unique")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -203,7 +209,7 @@ class Message(models.Model):
         related_name="messages",
     )
     step = models.PositiveSmallIntegerField(_("campaign step"), default=0)
-    # One message per recipient per campaign step (or per purpose for single messages): a retry never sends twice.
+    # One message per recipient per campaign step (or per purpose for a single message): no double send.
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     to = models.CharField(_("to"), max_length=254)
     language = models.CharField(_("language"), max_length=3)

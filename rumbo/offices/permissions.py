@@ -29,10 +29,14 @@ class Perm(StrEnum):
     ADJUDICATE_DUPLICATES = "matching.adjudicate"
     MANAGE_MATCHING = "matching.manage"
     VIEW_AUDIT = "audit.view_audit"
+    VIEW_MESSAGES = "messaging.view"  # operations page, outbox and replies of the office
+    SEND_MESSAGES = "messaging.send"  # queue messages and campaigns
+    MANAGE_CHANNELS = "messaging.manage_channels"  # channels, credentials, templates, pause/resume
     VIEW_AGGREGATES = "reports.view_aggregates"
     MANAGE_TRAINING = "training.manage"
 
 
+_MESSAGING = {Perm.VIEW_MESSAGES, Perm.SEND_MESSAGES}
 _WRITE_PEOPLE = {Perm.VIEW_PERSON, Perm.ADD_PERSON, Perm.CHANGE_PERSON, Perm.ADJUDICATE_DUPLICATES}
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
@@ -50,11 +54,13 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_MATCHING,
             Perm.VIEW_AUDIT,
             Perm.VIEW_AGGREGATES,
+            *_MESSAGING,
+            Perm.MANAGE_CHANNELS,
         }
     ),
-    Role.CASEWORKER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE}),
-    Role.LABOUR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE}),
-    Role.CONSULAR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE}),
+    Role.CASEWORKER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
+    Role.LABOUR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
+    Role.CONSULAR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
     # Coordinators see figures across their office and every office below it, never personal data
     # unless another membership grants it.
     Role.COORDINATOR: frozenset({Perm.VIEW_OFFICE, Perm.VIEW_AGGREGATES}),

@@ -1,14 +1,14 @@
 """The contract between the outbox and a gateway: one adapter class per channel kind.
 
-The outbox (``rumbo.messaging.services``) owns state; an adapter only speaks a gateway's protocol. Adapters never
-touch the database. Exactly-once sending relies on one rule every adapter follows:
+The outbox (``rumbo.messaging.services``) owns state; an adapter only speaks a gateway's protocol.
+Adapters never touch the database. Exactly-once sending relies on one rule every adapter follows:
 
     the adapter calls ``commit()`` after the gateway has received everything except the last piece it needs to
     accept the message (SMTP: the DATA body without the final ``.``; HTTP: the request without its last body
     byte), and sends that last piece only if ``commit()`` returned True.
 
-``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies before
-``commit()``, the gateway never got a complete message and drops it, and the message is still claimable; if it
+``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies
+before ``commit()``, the gateway never got a complete message and drops it, and the message is still claimable; if it
 dies after, the row already says "sent". A ``commit()`` returning False means another worker took the message
 over: the adapter aborts the transfer (SMTP ``RSET``, HTTP connection closed) without completing it.
 """
@@ -81,7 +81,7 @@ class InboundEvent:
 
 
 CommitHook = Callable[[OutboundMessage, str], bool]
-"""``commit(message, provider_id)`` → True if this worker still holds the message and it is now marked sent."""
+"""``commit(message, provider_id)`` → True if this worker still holds the message, now marked sent."""
 
 
 class WebhookRejected(Exception):
@@ -98,8 +98,8 @@ class Adapter(Protocol):
     def send_batch(self, messages: Sequence[OutboundMessage], commit: CommitHook) -> list[SendResult]:
         """Send every message, in order, calling ``commit`` once per message as described above.
 
-        Never raises for a per-message failure: returns a SendResult with ``error`` instead. Raises only when the
-        gateway cannot be reached at all (every message of the batch stays retryable).
+        Never raises for a per-message failure: returns a SendResult with ``error`` instead. Raises only
+        when the gateway cannot be reached at all (every message of the batch stays retryable).
         """
         ...
 
