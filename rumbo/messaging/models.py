@@ -59,7 +59,7 @@ class Channel(models.Model):
     priority = models.PositiveSmallIntegerField(
         _("order"),
         default=10,
-        help_text=_("Channels are tried in this order when a person has no preference."),,
+        help_text=_("Channels are tried in this order when a person has no preference."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     paused_at = models.DateTimeField(_("paused"), null=True, blank=True)

@@ -8,9 +8,10 @@ Adapters never touch the database. Exactly-once sending relies on one rule every
     byte), and sends that last piece only if ``commit()`` returned True.
 
 ``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies
-before ``commit()``, the gateway never got a complete message and drops it, and the message is still claimable; if it
-dies after, the row already says "sent". A ``commit()`` returning False means another worker took the message
-over: the adapter aborts the transfer (SMTP ``RSET``, HTTP connection closed) without completing it.
+before ``commit()``, the gateway never got a complete message and drops it, and the message is still
+claimable; if it dies after, the row already says "sent". A ``commit()`` returning False means another worker
+took the message over: the adapter aborts the transfer (SMTP ``RSET``, HTTP connection closed) without
+completing it.
 """
 
 from __future__ import annotations
