@@ -8,16 +8,17 @@ Nothing is ever merged automatically.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.matching import splink_model
-from rumbo.matching.features import Features, features_from_profile
+from rumbo.matching.features import PROFILE_FIELDS, Features, features_from_values
 from rumbo.matching.model import model_path
 from rumbo.matching.models import DedupeRun, DuplicatePair, MatchKey, MatchProfile
 from rumbo.matching.scoring import explain
@@ -31,42 +32,122 @@ _CHUNK = 20_000
 def _profiles(
     office_ids: Collection[int], person_ids: Collection[int] | None
 ) -> Iterator[tuple[int, int, Features]]:
+    """(person, office, features) of the profiles in ``office_ids`` (or of ``person_ids``), as tuples."""
+    columns = ("person_id", "office_id", *PROFILE_FIELDS)
     qs = MatchProfile._base_manager.filter(office_id__in=list(office_ids)).order_by("person_id")
     if person_ids is not None:
         ids = sorted(person_ids)
         for start in range(0, len(ids), 900):
-            for p in qs.filter(person_id__in=ids[start : start + 900]):
-                yield p.person_id, p.office_id, features_from_profile(p)
+            for pid, oid, *values in qs.filter(person_id__in=ids[start : start + 900]).values_list(*columns):
+                yield pid, oid, features_from_values(*values)
         return
     last = 0
     while True:
-        chunk = list(qs.filter(person_id__gt=last)[:_CHUNK])
+        chunk = list(qs.filter(person_id__gt=last).values_list(*columns)[:_CHUNK])
         if not chunk:
             return
-        for p in chunk:
-            yield p.person_id, p.office_id, features_from_profile(p)
-        last = chunk[-1].person_id
+        for pid, oid, *values in chunk:
+            yield pid, oid, features_from_values(*values)
+        last = chunk[-1][0]
 
 
-def _neighbours(person_ids: Collection[int], office_ids: Collection[int]) -> set[int]:
-    """Persons sharing a blocking key with ``person_ids`` (the part of the registry an import can match)."""
+def _neighbours(person_ids: Collection[int], office_ids: Collection[int]) -> dict[int, list[int]]:
+    """The persons sharing a blocking key with ``person_ids`` (the part of the registry an import can
+    match), each with the keys it shares — every pair involving ``person_ids`` shares one of them, so they
+    are all the blocking the batch needs, and none has to be computed again.
+
+    Raw SQL over the ``MatchKey`` indexes, 900 values per statement (SQLite's variable limit is 999):
+    an import of 100,000 persons asks for about a million keys."""
+    table = connection.ops.quote_name(MatchKey._meta.db_table)
+    offices = ",".join(str(int(o)) for o in office_ids)
     ids = sorted(person_ids)
-    keys: set[int] = set()
-    for start in range(0, len(ids), 900):
-        keys.update(
-            MatchKey._base_manager.filter(person_id__in=ids[start : start + 900]).values_list(
-                "key", flat=True
+    out: dict[int, list[int]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            cursor.execute(
+                f"SELECT key, person_id FROM {table} "  # noqa: S608
+                f"WHERE person_id IN ({','.join(['%s'] * len(part))})",
+                part,
             )
-        )
-    out: set[int] = set(ids)
-    key_list = sorted(keys)
-    for start in range(0, len(key_list), 900):
-        out.update(
-            MatchKey._base_manager.filter(
-                key__in=key_list[start : start + 900], office_id__in=list(office_ids)
-            ).values_list("person_id", flat=True)
-        )
+            for key, pid in cursor.fetchall():
+                out[pid].append(key)
+        key_list = sorted({k for keys in out.values() for k in keys})
+        subset = set(ids)
+        for start in range(0, len(key_list), 900):
+            part = key_list[start : start + 900]
+            cursor.execute(
+                f"SELECT key, person_id FROM {table} "  # noqa: S608
+                f"WHERE key IN ({','.join(['%s'] * len(part))}) AND office_id IN ({offices})",
+                part,
+            )
+            for key, pid in cursor.fetchall():
+                if pid not in subset:
+                    out[pid].append(key)
     return out
+
+
+Pair = tuple[int, int, float, float, tuple[int, ...]]  # (person a, person b, weight, probability, gammas)
+
+
+def _predict(
+    office_ids: Collection[int],
+    subset: set[int] | None,
+    threshold: float,
+    backend: str,
+    threads: int | None,
+    report: Progress,
+    *,
+    with_clusters: bool,
+) -> tuple[list[Pair], dict[int, int], dict[int, int], int, int]:
+    """Splink over ``office_ids`` (or over ``subset`` and the persons sharing a key with it): the pairs at or
+    above ``threshold`` (with ``subset``, only those involving it), each person's office, the clusters, the
+    number of persons loaded and of pairs compared."""
+    keys = _neighbours(subset, office_ids) if subset is not None else None
+    scope = set(keys) if keys is not None else None
+    everyone = MatchProfile._base_manager.filter(office_id__in=office_ids)
+    total = len(scope) if scope is not None else everyone.count()
+    offices: dict[int, int] = {}
+    rows: list[tuple[int, Features]] = []
+    for pid, oid, features in _profiles(office_ids, scope):
+        offices[pid] = oid
+        rows.append((pid, features))
+        if len(rows) % 10_000 == 0:
+            report("load", len(rows), total)
+    report("load", len(rows), total)
+    persons = len(rows)
+    if persons < 2:
+        return [], offices, {}, persons, 0
+    report("predict", 0, 1)
+    df = splink_model.frame(rows, keys=keys)
+    del rows, keys
+    clusters: dict[int, int] = {}
+    if with_clusters:
+        pairs_df, comparisons, clusters = splink_model.predict_with_clusters(
+            df, model_path(), threshold=threshold, backend=backend, threads=threads
+        )
+    else:
+        pairs_df, comparisons = splink_model.predict(
+            df, model_path(), threshold=threshold, backend=backend, threads=threads
+        )
+    pairs = list(splink_model.gamma_rows(pairs_df))
+    report("predict", 1, 1)
+    if subset is not None:
+        pairs = [p for p in pairs if p[0] in subset or p[1] in subset]
+    return pairs, offices, clusters, persons, comparisons
+
+
+def import_pairs(
+    person_ids: Collection[int], office_ids: Collection[int], *, threshold: float, backend: str = "duckdb"
+) -> tuple[list[Pair], dict[int, int]]:
+    """The duplicate check of a large import: every pair involving one of ``person_ids`` (the persons it
+    created) and anyone in ``office_ids`` sharing a blocking key, at or above ``threshold``, scored by Splink
+    with the same model and keys as intake (one vectorised pass instead of one lookup per row). Returns the
+    pairs and each person's office. Nothing is written."""
+    pairs, offices, _, _, _ = _predict(
+        office_ids, set(person_ids), threshold, backend, None, lambda *a: None, with_clusters=False
+    )
+    return pairs, offices
 
 
 def dedupe_run(
@@ -97,35 +178,9 @@ def dedupe_run(
     started = time.monotonic()
     try:
         subset = set(person_ids) if person_ids is not None else None
-        scope = _neighbours(subset, office_ids) if subset is not None else None
-        total = (
-            len(scope)
-            if scope is not None
-            else MatchProfile._base_manager.filter(office_id__in=office_ids).count()
+        pairs, offices, clusters, run.persons, run.comparisons = _predict(
+            office_ids, subset, settings.review_threshold, backend, threads, report, with_clusters=True
         )
-        offices: dict[int, int] = {}
-        rows: list[tuple[int, Features]] = []
-        for pid, oid, features in _profiles(office_ids, scope):
-            offices[pid] = oid
-            rows.append((pid, features))
-            if len(rows) % 10_000 == 0:
-                report("load", len(rows), total)
-        report("load", len(rows), total)
-        run.persons = len(rows)
-        if len(rows) < 2:
-            pairs: list[Any] = []
-            clusters: dict[int, int] = {}
-        else:
-            report("predict", 0, 1)
-            df = splink_model.frame(rows)
-            del rows
-            pairs_df, run.comparisons, clusters = splink_model.predict_with_clusters(
-                df, model_path(), threshold=settings.review_threshold, backend=backend, threads=threads
-            )
-            pairs = list(splink_model.gamma_rows(pairs_df))
-            report("predict", 1, 1)
-        if subset is not None:
-            pairs = [p for p in pairs if p[0] in subset or p[1] in subset]
         written = _store_pairs(run, pairs, offices, clusters, report)
         run.pairs_found = written
         run.clusters = len({clusters[p] for a, b, *_ in pairs for p in (a, b) if p in clusters})
@@ -157,7 +212,7 @@ def dedupe_run(
 
 def _store_pairs(
     run: DedupeRun,
-    pairs: list[tuple[int, int, float, float, tuple[int, ...]]],
+    pairs: list[Pair],
     offices: dict[int, int],
     clusters: dict[int, int],
     report: Progress,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,14 @@ def _block_on_keys() -> Any:
     return block_on("block_keys", arrays_to_explode=["block_keys"])
 
 
-def frame(rows: Iterable[tuple[int, Features]], *, with_keys: bool = True) -> Any:
-    """A pandas DataFrame of features as Splink reads them: empty values are NULL, lists are lists."""
+def frame(
+    rows: Iterable[tuple[int, Features]],
+    *,
+    with_keys: bool = True,
+    keys: Mapping[int, Sequence[int]] | None = None,
+) -> Any:
+    """A pandas DataFrame of features as Splink reads them: empty values are NULL, lists are lists.
+    ``keys``: the blocking keys per person when already known (read from the index), else computed."""
     import pandas as pd
 
     records: list[dict[str, Any]] = []
@@ -55,7 +61,7 @@ def frame(rows: Iterable[tuple[int, Features]], *, with_keys: bool = True) -> An
             value = list(getattr(f, col))
             rec[col] = value or None
         if with_keys:
-            rec["block_keys"] = blocking_keys(f)
+            rec["block_keys"] = list(keys[uid]) if keys is not None else blocking_keys(f)
         records.append(rec)
     df = pd.DataFrame.from_records(records)
     if "birth_date" in df:

@@ -17,6 +17,11 @@ large files, so validation runs on every core while this process writes — and 
 4. one ``ImportRow`` per row (invalid rows with their errors per field and original values), and the
    batch's progress counters.
 
+Large files (``BATCH_MATCH_MIN_ROWS``) skip step 3 per chunk: after the last chunk, one Splink pass
+(``matching.dedupe.import_pairs``: the same model and blocking keys, vectorised in DuckDB) scores every
+pair involving a created person, and the same rows are marked and the same pairs queued. Should that pass
+fail, the persons stay created and ``rumbo dedupe --import-batch`` runs it again.
+
 Nothing of an invalid row is written. A failure rolls back the chunk it happened in; earlier chunks stay
 (importing the file again skips them). The batch ends "done" or "failed", with one ``PERSON_IMPORT`` event.
 """
@@ -72,6 +77,9 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 2000
 MAX_ROWS = 1_000_000
 CANDIDATES_PER_ROW = 5
+#: From this many rows on, the duplicate check runs once for the whole file, vectorised by Splink, after
+#: the last chunk (``RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS``); smaller files are checked chunk by chunk.
+BATCH_MATCH_MIN_ROWS = 5000
 IMPORT_CACHE_KIB = 256 * 1024  # SQLite page cache while importing
 PHASES = ("parse", "validate", "write", "index", "duplicates", "commit")
 
@@ -181,6 +189,7 @@ class ImportEngine:
         self.profile_columns = ("person_id", "office_id", *profile_columns())
         self.prepare_cpu_seconds = 0.0
         self.workers_used = 0
+        self.match_at_end = False
 
     # --- the run ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -200,6 +209,7 @@ class ImportEngine:
             today=timezone.localdate(),
         )
         self.workers_used = self.workers if len(rows) >= PARALLEL_MIN_ROWS and can_fork() else 0
+        self.match_at_end = len(rows) >= batch_match_min_rows()
         chunks = [rows[i : i + self.chunk_size] for i in range(0, len(rows), self.chunk_size)]
         with PreparePool(spec, self.workers_used) as pool, area_cache(), _sqlite_bulk_session():
             results = pool.map(chunks)
@@ -210,6 +220,9 @@ class ImportEngine:
                 if self.progress is not None:
                     self.progress(len(chunk))
             self.prepare_cpu_seconds = pool.cpu_seconds
+        if self.match_at_end:
+            with self.timer.phase("duplicates"):
+                self._duplicates_at_end()
 
     def _read(self) -> list[tuple[int, list[Any]]]:
         path = stored_file(self.batch)
@@ -246,11 +259,13 @@ class ImportEngine:
                         action=Action.PERSON_CREATE,
                         objects=[Person(id=row.person_id, office_id=self.batch.office_id) for row in new],
                         detail={"import_batch": self.batch.pk},
+                        writer=self.writer,
                     )
             with self.timer.phase("index"):
                 self._write_index(new)
-            with self.timer.phase("duplicates"):
-                self._duplicates(new)
+            if not self.match_at_end:
+                with self.timer.phase("duplicates"):
+                    self._duplicates(new)
             with self.timer.phase("write"):
                 self._write_rows(prepared)
                 self._count(prepared)
@@ -398,6 +413,68 @@ class ImportEngine:
             self.counters.possible_duplicates += marked
             self.counters.created -= marked
 
+    def _duplicates_at_end(self) -> None:
+        """The duplicate check of a large file, once, after every chunk is written (see the module
+        docstring): the same pairs, candidates and row marks as :meth:`_duplicates`."""
+        from rumbo.matching.dedupe import import_pairs
+        from rumbo.matching.models import DuplicatePair
+        from rumbo.matching.scoring import explain
+
+        created = {
+            pid
+            for seen in self.seen.values()
+            if seen.status == ImportRow.Status.CREATED and (pid := seen.person()) is not None
+        }
+        if not created:
+            return
+        pairs, offices = import_pairs(created, self.office_ids, threshold=self.threshold)
+        found: dict[int, list[tuple[float, int]]] = {}
+        queued: list[DuplicatePair] = []
+        for left, right, weight, probability, gammas in pairs:
+            if probability < self.threshold:
+                continue
+            a, b = sorted((left, right))
+            queued.append(
+                DuplicatePair(
+                    person_a_id=a,
+                    person_b_id=b,
+                    office_a_id=offices[a],
+                    office_b_id=offices[b],
+                    source=DuplicatePair.Source.IMPORT,
+                    match_weight=weight,
+                    probability=probability,
+                    fields=explain(gammas).as_json(),
+                )
+            )
+            for own, other in ((a, b), (b, a)):
+                if own in created:
+                    found.setdefault(own, []).append((probability, other))
+        with transaction.atomic():
+            for start in range(0, len(queued), 2000):
+                DuplicatePair.objects.bulk_create(queued[start : start + 2000], ignore_conflicts=True)
+            marked: list[ImportRow] = []
+            ids = sorted(found)
+            for start in range(0, len(ids), 900):
+                for row in ImportRow.objects.filter(
+                    batch_id=self.batch.pk,
+                    person_id__in=ids[start : start + 900],
+                    status=ImportRow.Status.CREATED,
+                ).only("pk", "person_id"):
+                    best = sorted(found[row.person_id], key=lambda c: (-c[0], c[1]))[:CANDIDATES_PER_ROW]
+                    row.status = ImportRow.Status.DUPLICATE_SUSPECTED
+                    row.candidates = [
+                        {"person_id": pid, "office_id": offices[pid], "probability": round(p, 4)}
+                        for p, pid in best
+                    ]
+                    marked.append(row)
+            ImportRow.objects.bulk_update(marked, ["status", "candidates"], batch_size=1000)
+            c = self.counters
+            c.possible_duplicates += len(marked)
+            c.created -= len(marked)
+            ImportBatch.objects.filter(pk=self.batch.pk).update(
+                created_count=c.created, possible_duplicates_count=c.possible_duplicates
+            )
+
     def _write_rows(self, prepared: list[Prepared]) -> None:
         json = self.writer.json
         empty_dict, empty_list = json({}), json([])
@@ -432,6 +509,13 @@ class ImportEngine:
                 c.skipped_existing += 1
             else:
                 c.failed += 1
+
+
+def batch_match_min_rows() -> int:
+    """Files with at least this many rows are checked for duplicates in one pass at the end."""
+    from django.conf import settings
+
+    return int(getattr(settings, "RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS", BATCH_MATCH_MIN_ROWS))
 
 
 class _DryRun(Exception):

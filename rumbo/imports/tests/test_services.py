@@ -280,7 +280,14 @@ def test_every_created_person_and_the_batch_are_audited(world):
     assert summary.detail["created"] == 3 and summary.detail["invalid"] == 3
 
 
-def test_duplicate_of_an_existing_person_is_flagged_and_queued(world):
+@pytest.fixture(params=["per chunk", "at the end"])
+def duplicate_check(request, settings):
+    """Both duplicate checks: chunk by chunk (small files) and one Splink pass at the end (large files)."""
+    settings.RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = 10**9 if request.param == "per chunk" else 0
+    return request.param
+
+
+def test_duplicate_of_an_existing_person_is_flagged_and_queued(world, duplicate_check):
     jose = make_person(world.caseworker, world.michoacan)
     row = ["Jose", "Hernandez", "Lopez", "H", "15/01/1990", JOSE_CURP, "4431234567", "", "MX", "", "", ""]
     batch = import_file(world.admin, world.michoacan, content=csv_bytes([HEADERS, row, GOOD_ANA]))
@@ -297,7 +304,7 @@ def test_duplicate_of_an_existing_person_is_flagged_and_queued(world):
     assert pair.fields and {"field", "agreement", "weight"} <= set(pair.fields[0])
 
 
-def test_rows_of_the_same_file_that_match_each_other_are_flagged(world):
+def test_rows_of_the_same_file_that_match_each_other_are_flagged(world, duplicate_check):
     twin = ["Ana", "Zamora", "Ruiz", "M", "02/03/1985", ANA_CURP, "", "", "", "", "", ""]
     content = csv_bytes([HEADERS, GOOD_ANA, twin])
     batch = import_file(world.admin, world.michoacan, content=content)
@@ -309,7 +316,7 @@ def test_rows_of_the_same_file_that_match_each_other_are_flagged(world):
     )
 
 
-def test_rows_matching_a_row_of_an_earlier_chunk_are_flagged_both(world):
+def test_rows_matching_a_row_of_an_earlier_chunk_are_flagged_both(world, duplicate_check):
     twin = ["Ana", "Zamora", "Ruiz", "M", "02/03/1985", ANA_CURP, "", "", "", "", "", ""]
     batch = import_upload(
         actor=world.admin,
