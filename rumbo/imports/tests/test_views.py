@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.imports.models import ImportBatch, ImportRow
@@ -125,6 +126,16 @@ def test_running_import_polls_its_progress(world, uploaded):
     assert '<progress max="6" value="3"' in page
     partial = client.get(reverse("imports:status", args=[uploaded.pk]), HTTP_HX_REQUEST="true")
     assert "<html" not in partial.content.decode() and "3 of 6 rows" in partial.content.decode()
+    assert "checking the new persons" not in partial.content.decode()
+
+
+def test_running_import_says_when_it_checks_duplicates_after_the_last_row(world, uploaded):
+    ImportBatch.objects.filter(pk=uploaded.pk).update(
+        status=ImportBatch.Status.RUNNING, total_rows=6, processed_rows=6, started_at=timezone.now()
+    )
+    client = _client(world, world.admin)
+    partial = client.get(reverse("imports:status", args=[uploaded.pk]), HTTP_HX_REQUEST="true")
+    assert "checking the new persons against the registry" in partial.content.decode()
 
 
 def test_wrong_file_type_is_reported_at_the_file_field_and_nothing_is_kept(world, data_dir):
