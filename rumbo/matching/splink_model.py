@@ -51,19 +51,19 @@ def frame(
     ``keys``: the blocking keys per person when already known (read from the index), else computed."""
     import pandas as pd
 
-    records: list[dict[str, Any]] = []
-    for uid, f in rows:
-        rec: dict[str, Any] = {"unique_id": uid}
-        for col in SCALAR_COLUMNS:
-            value = getattr(f, col)
-            rec[col] = value if value not in ("", None) else None
-        for col in LIST_COLUMNS:
-            value = list(getattr(f, col))
-            rec[col] = value or None
-        if with_keys:
-            rec["block_keys"] = list(keys[uid]) if keys is not None else blocking_keys(f)
-        records.append(rec)
-    df = pd.DataFrame.from_records(records)
+    rows = list(rows)
+    columns: dict[str, list[Any]] = {"unique_id": [uid for uid, _ in rows]}
+    for col in SCALAR_COLUMNS:
+        values = [getattr(f, col) for _, f in rows]
+        columns[col] = [v if v != "" else None for v in values]
+    for col in LIST_COLUMNS:
+        columns[col] = [list(v) if (v := getattr(f, col)) else None for _, f in rows]
+    if with_keys:
+        if keys is not None:
+            columns["block_keys"] = [list(keys[uid]) for uid, _ in rows]
+        else:
+            columns["block_keys"] = [blocking_keys(f) for _, f in rows]
+    df = pd.DataFrame(columns)
     if "birth_date" in df:
         df["birth_date"] = pd.to_datetime(df["birth_date"]).dt.date
     return df
