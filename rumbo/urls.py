@@ -24,6 +24,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("rumbo.imports.api")),
     path("", include("rumbo.matching.api")),
     path("", include("rumbo.messaging.api")),
+    path("", include("rumbo.cases.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", api_docs, name="api-docs"),
     re_path(r"", api_not_found, name="api-not-found"),  # last: unknown API URLs answer a JSON 404
@@ -39,6 +40,7 @@ urlpatterns = [
     path("imports/", include("rumbo.imports.urls")),
     path("matching/", include("rumbo.matching.urls")),
     path("messaging/", include("rumbo.messaging.urls")),
+    path("cases/", include("rumbo.cases.urls")),
     path("hooks/messaging/", include("rumbo.messaging.webhook_urls")),
     path("audit/", include("rumbo.audit.urls")),
     path("geo/", include("rumbo.geo.urls")),

@@ -32,11 +32,18 @@ class Perm(StrEnum):
     VIEW_MESSAGES = "messaging.view"  # operations page, outbox and replies of the office
     SEND_MESSAGES = "messaging.send"  # queue messages and campaigns
     MANAGE_CHANNELS = "messaging.manage_channels"  # channels, credentials, templates, pause/resume
+    VIEW_CASE = "cases.view_case"  # cases, returns, arrivals, referrals, tasks, attachments, dashboard
+    CHANGE_CASE = "cases.change_case"  # open, edit, notes, attachments, returns, procedures, tasks
+    REFER = "cases.refer"  # send referrals and record their outcome
+    REFER_WITHOUT_CONSENT = "cases.refer_without_consent"  # override a missing consent, with a reason
+    TRANSFER_CASE = "cases.transfer_case"  # request a transfer; accept or reject one sent to the office
+    MANAGE_DIRECTORY = "cases.manage_directory"  # services, institutions, offerings, procedure types
     VIEW_AGGREGATES = "reports.view_aggregates"
     MANAGE_TRAINING = "training.manage"
 
 
 _MESSAGING = {Perm.VIEW_MESSAGES, Perm.SEND_MESSAGES}
+_CASEWORK = {Perm.VIEW_CASE, Perm.CHANGE_CASE, Perm.REFER, Perm.TRANSFER_CASE}
 _WRITE_PEOPLE = {Perm.VIEW_PERSON, Perm.ADD_PERSON, Perm.CHANGE_PERSON, Perm.ADJUDICATE_DUPLICATES}
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
@@ -56,15 +63,18 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_AGGREGATES,
             *_MESSAGING,
             Perm.MANAGE_CHANNELS,
+            *_CASEWORK,
+            Perm.REFER_WITHOUT_CONSENT,
+            Perm.MANAGE_DIRECTORY,
         }
     ),
-    Role.CASEWORKER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
+    Role.CASEWORKER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING, *_CASEWORK}),
     Role.LABOUR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
     Role.CONSULAR_OFFICER: frozenset({Perm.VIEW_OFFICE, *_WRITE_PEOPLE, *_MESSAGING}),
     # Coordinators see figures across their office and every office below it, never personal data
     # unless another membership grants it.
     Role.COORDINATOR: frozenset({Perm.VIEW_OFFICE, Perm.VIEW_AGGREGATES}),
-    Role.AUDITOR: frozenset({Perm.VIEW_OFFICE, Perm.VIEW_PERSON, Perm.VIEW_AUDIT}),
+    Role.AUDITOR: frozenset({Perm.VIEW_OFFICE, Perm.VIEW_PERSON, Perm.VIEW_AUDIT, Perm.VIEW_CASE}),
     Role.TRAINER: frozenset({Perm.VIEW_OFFICE, Perm.MANAGE_TRAINING}),
 }
 

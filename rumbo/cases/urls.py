@@ -1,0 +1,6 @@
+"""Orientation cases UI routes."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "cases"
+urlpatterns: list[URLPattern | URLResolver] = []
