@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -110,7 +111,9 @@ def person_anonymise(*, actor: Any, person: Person, reason: str) -> Person:
     email, addresses, aliases and household links are removed; the birth date is reduced to its year and
     the place of birth to its state; vulnerability notes and consent proxies' names are blanked (the flags
     and consent rows stay, for statistics and accountability); search tokens are removed; ``anonymised_at``
-    is set. The audit event records *which* fields were removed, never their values. Earlier audit
+    is set. Every app whose ``AppConfig`` defines ``anonymise_person`` removes what it keeps about the
+    person (messages, case notes, attachments…) in the same transaction. The audit event records *which*
+    fields were removed, never their values. Earlier audit
     events are kept untouched (the trail is append-only).
     """
     require(actor, Perm.ANONYMISE_PERSON, person.office_id)
@@ -151,6 +154,13 @@ def person_anonymise(*, actor: Any, person: Person, reason: str) -> Person:
         person.anonymised_at = timezone.now()
         person.save()
         reindex_person(person)
+        # Other apps keep personal data about the person too (messages, case notes, attachments): each app
+        # whose AppConfig has ``anonymise_person(person) -> {what: count}`` removes its own, in this
+        # transaction.
+        for config in django_apps.get_app_configs():
+            hook = getattr(config, "anonymise_person", None)
+            if hook is not None:
+                removed.update(hook(person))
         after = snapshot(person, PERSON_FIELDS)
         changes = {
             k: {"old": REMOVED if v["old"] not in (None, "") else v["old"], "new": v["new"]}
