@@ -86,15 +86,67 @@ def serve(argv: list[str]) -> int:
     return code
 
 
+def _start_messaging_sweeper() -> None:
+    """Run the messaging sweep now and every ``RUMBO_MESSAGING_SWEEP_SECONDS`` in a background thread, so a
+    restarted worker finishes what a killed one left (see ``rumbo.messaging.tasks``)."""
+    import logging
+    import threading
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    interval = float(getattr(settings, "RUMBO_MESSAGING_SWEEP_SECONDS", 30))
+    if interval <= 0:
+        return
+    logger = logging.getLogger("rumbo.messaging.sweeper")
+
+    def loop() -> None:
+        from rumbo.messaging.tasks import sweep
+
+        while True:
+            try:
+                sweep()
+            except Exception:  # keep sweeping: a database hiccup must not end recovery for good
+                logger.exception("messaging sweep failed")
+            finally:
+                connection.close()
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="rumbo-messaging-sweeper", daemon=True).start()
+
+
 def worker(argv: list[str]) -> int:
+    """One background worker for every queue of TASKS (imports, messaging…), plus the messaging sweeper.
+
+    With the database backend (default) this is django-tasks-db's ``db_worker``; with
+    ``RUMBO_TASKS_BACKEND=rq`` it is django-rq's ``rqworker`` (in-process jobs, with the scheduler for
+    deferred retries).
+    """
     _django_setup()
+    from django.conf import settings
     from django.core.management import execute_from_command_line
 
+    queues: list[str] = list(settings.TASKS["default"]["QUEUES"])
+    _start_messaging_sweeper()
+    if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+        rq_args = [a for a in argv if not a.startswith("--queue-name")]
+        execute_from_command_line(
+            [
+                "rumbo",
+                "rqworker",
+                "--job-class",
+                "django_tasks_rq.Job",
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+                "--with-scheduler",
+                *rq_args,
+                *queues,
+            ]
+        )
+        return 0
     if not any(arg.startswith("--queue-name") for arg in argv):
-        # Every queue of TASKS (imports, messaging…), not only "default".
-        from django.conf import settings
-
-        argv = ["--queue-name", ",".join(settings.TASKS["default"]["QUEUES"]), *argv]
+        argv = ["--queue-name", ",".join(queues), *argv]
     execute_from_command_line(["rumbo", "db_worker", *argv])
     return 0
 

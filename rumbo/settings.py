@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rumbo.matching",
     "rumbo.imports",
     "rumbo.messaging",
+    "rumbo.cases",
     "rumbo.demo",
 ]
 
@@ -117,12 +118,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Background work: the Django tasks API --------------------------------------------------------
-TASKS = {
-    "default": {
-        "BACKEND": env_str("RUMBO_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default", "messaging", "imports"],
-    }
+# RUMBO_TASKS_BACKEND: "database" (default: django-tasks-db, in the same database; on PostgreSQL several
+# workers on several machines share it), "rq" (Redis through django-tasks-rq, at RUMBO_REDIS_URL) or a
+# backend's dotted path.
+TASK_QUEUES = ["default", "messaging", "imports"]
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "db": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }
+_task_backend = env_str("RUMBO_TASKS_BACKEND", "database")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS.get(_task_backend, _task_backend), "QUEUES": TASK_QUEUES}}
+RUMBO_REDIS_URL = env_str("RUMBO_REDIS_URL", "redis://127.0.0.1:6379/0")
+# django-rq's queues (used only by the RQ backend): one Redis queue per task queue.
+RQ_QUEUES = {name: {"URL": RUMBO_REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_QUEUES}
+if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+    INSTALLED_APPS += ["django_rq"]
 
 # --- Authentication and security ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -245,6 +257,26 @@ RUMBO_SEARCH_PAGE_SIZE = 25
 # Duplicate detection: a model trained with `rumbo train_matcher` (Splink JSON); empty = the bundled one.
 RUMBO_MATCH_MODEL = env_str("RUMBO_MATCH_MODEL", "")
 RUMBO_DEMO_PASSWORD = env_str("RUMBO_DEMO_PASSWORD", "rumbo-demo-2026")
+# Case attachments: the largest file accepted (bytes); stored under DATA_DIR/attachments.
+RUMBO_ATTACHMENT_MAX_BYTES = env_int("RUMBO_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+
+# --- Messaging ------------------------------------------------------------------------------------
+# Keys that encrypt channel credentials at rest (comma-separated Fernet keys; the first encrypts, all
+# decrypt).
+# Unset, a key is derived from SECRET_KEY: fine on one development machine, NOT in production (see
+# rumbo/messaging/crypto.py).
+RUMBO_CREDENTIALS_KEYS = env_list("RUMBO_CREDENTIALS_KEYS", [])
+RUMBO_MESSAGING_BATCH_SIZE = env_int("RUMBO_MESSAGING_BATCH_SIZE", 500)  # messages per sending task
+RUMBO_MESSAGING_LEASE_SECONDS = env_int("RUMBO_MESSAGING_LEASE_SECONDS", 120)  # a dead worker's claim ends
+RUMBO_MESSAGING_MAX_ATTEMPTS = env_int("RUMBO_MESSAGING_MAX_ATTEMPTS", 6)
+RUMBO_MESSAGING_RETRY_SECONDS = env_int("RUMBO_MESSAGING_RETRY_SECONDS", 30)  # first retry; doubles each time
+RUMBO_MESSAGING_RETRY_MAX_SECONDS = env_int("RUMBO_MESSAGING_RETRY_MAX_SECONDS", 3600)
+RUMBO_MESSAGING_SWEEP_SECONDS = env_int("RUMBO_MESSAGING_SWEEP_SECONDS", 30)  # `rumbo worker` re-enqueues
+# PostgreSQL: mark "sent" with synchronous_commit off (survives a worker crash, not a database server crash).
+RUMBO_MESSAGING_ASYNC_COMMIT = env_bool("RUMBO_MESSAGING_ASYNC_COMMIT", True)
+# The console/file channel writes messages to a file instead of sending them: development only.
+RUMBO_MESSAGING_ALLOW_CONSOLE = env_bool("RUMBO_MESSAGING_ALLOW_CONSOLE", DEBUG)
+RUMBO_MESSAGING_OPT_OUT_WORDS = env_list("RUMBO_MESSAGING_OPT_OUT_WORDS", ["BAJA", "ALTO", "STOP"])
 
 # --- API schema: names of enums that share a field name ("kind") in several components ---------------
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
@@ -256,6 +288,11 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "PairSourceEnum": "rumbo.matching.models.DuplicatePair.Source",
     "MatchRequestKindEnum": "rumbo.matching.models.AccessRequest.Kind",
     "MatchRequestStatusEnum": "rumbo.matching.models.AccessRequest.Status",
+    "ChannelKindEnum": "rumbo.messaging.models.ChannelKind",
+    "MessageStatusEnum": "rumbo.messaging.models.MessageStatus",
+    "InboundKindEnum": "rumbo.messaging.models.InboundKind",
+    "CaseStatusEnum": "rumbo.cases.models.CaseStatus",
+    "ReferralStatusEnum": "rumbo.cases.models.ReferralStatus",
 }
 # Interactive API docs (/api/v1/docs/) from Rumbo's own static files: the CSP forbids CDNs.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]

@@ -27,6 +27,7 @@ from rumbo.people.models import Person
 
 DEFAULT_SEED = 2026
 DEMO_PERSONS = 3000
+DEMO_CASES_SHARE = 5  # the realistic demo opens a case for one person in five (``rumbo.cases.demo``)
 BULK_REINDEX_THRESHOLD = 50_000
 _WRITES_PEOPLE = {Role.CASEWORKER, Role.CONSULAR_OFFICER}
 
@@ -38,6 +39,7 @@ class DemoResult:
     skipped_persons: bool = False
     writer: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    cases: Any = None  # rumbo.cases.demo.CasesStats
 
 
 def demo_profiles(network: Network) -> list[OfficeProfile]:
@@ -56,6 +58,7 @@ def demo_generate(
     writer: str = "auto",
     drop_indexes: bool | None = None,
     progress: Callable[[int], None] | None = None,
+    cases: int | None = None,
 ) -> DemoResult:
     """Build (or update) the demo network and its users, then add persons.
 
@@ -66,6 +69,9 @@ def demo_generate(
     written with ``bulk_create``, only when the demo offices hold nobody yet. ``persons=N``: N more synthetic
     persons in bulk with the fastest writer of the database, every time it is called. One audit event
     summarises what was done. Call inside ``scopes_disabled()``.
+
+    Cases (``rumbo.cases.demo``): the realistic demo set comes with cases for one person in five;
+    ``cases=N`` adds N more in bulk for the persons already there.
     """
     base_seed = DEFAULT_SEED if seed is None else seed
     with transaction.atomic():
@@ -107,6 +113,11 @@ def demo_generate(
                 progress=progress,
             )
         result.writer = out.name
+    if cases or (persons is None and result.stats is not None):
+        from rumbo.cases.demo import cases_generate
+
+        count = cases or max(1, demo_persons // DEMO_CASES_SHARE)
+        result.cases = cases_generate(cases=count, writer=writer_for(writer), seed=base_seed, audit=False)
     result.detail = {
         "offices_created": network.offices_created,
         "users_created": network.users_created,
@@ -116,6 +127,7 @@ def demo_generate(
         "writer": result.writer,
         "indexes_rebuilt": bool(drop_indexes),
         "seed": base_seed,
+        "cases": {"cases": result.cases.cases, "rows": result.cases.rows} if result.cases else None,
     }
     audit_record(actor=actor, action=Action.DEMO_GENERATE, detail=result.detail)
     return result

@@ -18,8 +18,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     if offices_with_perm(user, Perm.VIEW_PERSON):
         items.append({"label": _("People"), "url": reverse("people:search"), "key": "people"})
+    if offices_with_perm(user, Perm.VIEW_CASE):
+        items.append({"label": _("Cases"), "url": reverse("cases:list"), "key": "cases"})
     if offices_with_perm(user, Perm.ADJUDICATE_DUPLICATES):
         items.append({"label": _("Duplicates"), "url": reverse("matching:queue"), "key": "matching"})
+    if offices_with_perm(user, Perm.VIEW_MESSAGES):
+        items.append({"label": _("Messaging"), "url": reverse("messaging:operations"), "key": "messaging"})
     if offices_with_perm(user, Perm.IMPORT_PERSONS):
         items.append({"label": _("Imports"), "url": reverse("imports:list"), "key": "imports"})
     if offices_with_perm(user, Perm.VIEW_OFFICE):

@@ -14,6 +14,7 @@ internals that pytest 9.2 renamed, so the operations are driven with Hypothesis 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -33,12 +34,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from rumbo.cases.tests.referral_support import scenario
 from rumbo.geo.models import AdminArea
 from rumbo.imports.models import ImportBatch
 from rumbo.lib.testing.factories import OfficeFactory, member
 from rumbo.matching.models import AccessRequest
 from rumbo.matching.services import access_request_create
 from rumbo.matching.tests.adjudication import make_pair
+from rumbo.messaging.services.channels import create_channel
 from rumbo.offices.models import Role
 from rumbo.people.models import Person
 from rumbo.people.services import person_merge
@@ -75,6 +78,23 @@ EXPECTED_OPERATIONS = {
     "match_requests_list",
     "match_requests_create",
     "match_requests_decide",
+    "cases_create",
+    "cases_list",
+    "cases_retrieve",
+    "cases_status",
+    "messaging_channels_list",
+    "messaging_channels_pause",
+    "messaging_channels_resume",
+    "messaging_inbound_list",
+    "messaging_messages_create",
+    "messaging_messages_list",
+    "referrals_create",
+    "referrals_list",
+    "referrals_retrieve",
+    "referrals_status",
+    "return_points_list",
+    "persons_returns_create",
+    "persons_returns_list",
 }
 
 
@@ -131,6 +151,16 @@ def world(db: None, in_process_requests: None) -> dict[str, Any]:
             kind=AccessRequest.Kind.ACCESS,
             reason="Misma persona",
         )
+        # Cases (José's case with his daughter, an IMSS offering, a referral sent) and an email channel.
+        casework = scenario(SimpleNamespace(caseworker=caseworker, admin=admin, michoacan=michoacan))
+        channel = create_channel(
+            actor=admin,
+            office=michoacan,
+            kind="email",
+            name="Correo",
+            sender="ofam@example.org",
+            config={"host": "127.0.0.1", "port": "2525"},
+        )
         import_batch = ImportBatch.objects.create(
             office=michoacan, file_name="p.csv", file_sha256="0" * 64, file_kind="csv", stored_path="p.csv"
         )
@@ -141,7 +171,10 @@ def world(db: None, in_process_requests: None) -> dict[str, Any]:
             "ids": {
                 "/api/v1/areas/": [morelia.pk, mich_state.pk],
                 "/api/v1/offices/": [michoacan.pk, conofam.pk, jalisco.pk],
-                "/api/v1/persons/": [jose.pk, ana.pk, merged.pk, rosa.pk],
+                "/api/v1/persons/": [jose.pk, ana.pk, merged.pk, rosa.pk, casework.person.pk],
+                "/api/v1/cases/": [casework.case.pk],
+                "/api/v1/referrals/": [casework.referral.pk],
+                "/api/v1/messaging/channels/": [channel.pk],
                 "/api/v1/merges/": [merge.pk],
                 "/api/v1/duplicates/": [own_pair.pk, cross_pair.pk],
                 "/api/v1/match-requests/": [match_request.pk],

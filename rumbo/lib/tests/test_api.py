@@ -103,6 +103,23 @@ def test_schema_is_public_and_names_every_operation():
         "match_requests_list",
         "match_requests_create",
         "match_requests_decide",
+        "cases_create",
+        "cases_list",
+        "cases_retrieve",
+        "cases_status",
+        "messaging_channels_list",
+        "messaging_channels_pause",
+        "messaging_channels_resume",
+        "messaging_inbound_list",
+        "messaging_messages_create",
+        "messaging_messages_list",
+        "referrals_create",
+        "referrals_list",
+        "referrals_retrieve",
+        "referrals_status",
+        "return_points_list",
+        "persons_returns_create",
+        "persons_returns_list",
     }
     assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"error"}
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])

@@ -10,7 +10,7 @@ Adapters never touch the database. Exactly-once sending relies on one rule every
 ``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies
 before ``commit()``, the gateway never got a complete message and drops it, and the message is still
 claimable; if it dies after, the row already says "sent". A ``commit()`` returning False means another worker
-took the message over: the adapter aborts the transfer (SMTP ``RSET``, HTTP connection closed) without
+took the message over: the adapter aborts the transfer (closes the connection: SMTP or HTTP) without
 completing it.
 """
 

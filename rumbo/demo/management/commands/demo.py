@@ -3,6 +3,7 @@
 rumbo demo                    network, users and 3,000 realistic persons (once)
 rumbo demo --if-empty         the same, but nothing at all if the demo network already exists
 rumbo demo --persons 1000000  N more synthetic persons in bulk, with a progress bar
+rumbo demo --cases 300000     N more orientation cases (returns, referrals, follow-ups) for those persons
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             metavar="N",
             help="Size of the realistic demo set (default %(default)s).",
         )
+        parser.add_argument(
+            "--cases", type=int, default=None, metavar="N", help="Add N orientation cases in bulk."
+        )
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for reproducible data.")
         parser.add_argument("--batch-size", type=int, default=10_000, help="Persons per transaction.")
         parser.add_argument(
@@ -66,6 +70,7 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     writer=options["writer"],
                     progress=bar.update,
+                    cases=options["cases"],
                 )
             if result.skipped_persons:
                 self.stdout.write(
@@ -80,6 +85,11 @@ class Command(BaseCommand):
                         "rate": f"{result.stats.rate:,.0f}",
                         "writer": result.writer,
                     }
+                )
+            if result.cases is not None:
+                self.stdout.write(
+                    _("%(cases)s cases generated in %(seconds).1f s.")
+                    % {"cases": f"{result.cases.cases:,}", "seconds": result.cases.seconds}
                 )
             self._print_credentials(result.network, options["verbosity"])
 

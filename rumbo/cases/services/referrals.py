@@ -1,0 +1,311 @@
+"""Writes of referrals: sending a case's person to an institution for a service, with consent checked,
+recording how it went, and printing the referral letter.
+
+Consent: a referral shares the person's data with an institution, so it needs the person's current
+``referral`` consent (the latest ``ConsentRecord`` for that purpose, status "given"). Without it the
+referral is refused, unless the actor holds ``REFER_WITHOUT_CONSENT`` and gives a reason; that override is
+audited on its own (``REFERRAL_CONSENT_OVERRIDE``) besides ``REFERRAL_SEND``.
+
+Status: sent → accepted → delivered / rejected / no-show; sent → rejected / cancelled. Each change is a
+``ReferralEvent`` row with its date; "delivered" creates the one-month follow-up task.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from rumbo.audit.models import Action
+from rumbo.audit.services import audit_record
+from rumbo.cases.models import Case, Offering, Referral, ReferralEvent, ReferralStatus
+from rumbo.offices.models import Office
+from rumbo.offices.permissions import Perm, has_perm, require
+from rumbo.people.models import ConsentPurpose, ConsentRecord, Document, DocumentKind, Person, Phone
+from rumbo.people.services._common import FieldErrors, clean_text
+
+#: Where each status may go next. Terminal statuses (delivered, rejected, no-show, cancelled) go nowhere.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ReferralStatus.SENT: frozenset(
+        {ReferralStatus.ACCEPTED, ReferralStatus.REJECTED, ReferralStatus.CANCELLED}
+    ),
+    ReferralStatus.ACCEPTED: frozenset(
+        {ReferralStatus.DELIVERED, ReferralStatus.REJECTED, ReferralStatus.NO_SHOW}
+    ),
+}
+TERMINAL = frozenset(
+    {ReferralStatus.DELIVERED, ReferralStatus.REJECTED, ReferralStatus.NO_SHOW, ReferralStatus.CANCELLED}
+)
+
+
+def referral_consent(person: Person) -> ConsentRecord | None:
+    """The person's current consent to share data with institutions: the latest ``referral`` consent
+    record when it says "given"; None when there is none or the latest one withdrew it."""
+    latest = (
+        ConsentRecord._base_manager.filter(person_id=person.pk, purpose=ConsentPurpose.REFERRAL)
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
+    if latest is None or latest.status != ConsentRecord.Status.GIVEN:
+        return None
+    return latest
+
+
+def offering_is_current(offering: Offering, day: datetime.date) -> bool:
+    """Whether ``offering`` may be chosen for a new referral on ``day`` (its dates, its service and its
+    institution in use)."""
+    return (
+        offering.valid_from <= day
+        and (offering.valid_until is None or offering.valid_until >= day)
+        and offering.service.is_active
+        and offering.institution.is_active
+    )
+
+
+def case_person_ids(case: Case) -> set[int]:
+    """The case's holder and its household members (read without the office scope: members may be
+    recorded by another office)."""
+    members = Case.members.through.objects.filter(case_id=case.pk).values_list("person_id", flat=True)
+    return {case.person_id, *members}
+
+
+def referral_send(
+    *,
+    actor: Any,
+    case: Case,
+    person: Person,
+    offering: Offering,
+    reason: str = "",
+    override_reason: str = "",
+) -> Referral:
+    """Refer ``person`` (the case's holder or a household member of the case) to an institution for a
+    service (``offering``), needing ``REFER`` in the case's office.
+
+    Refused (ValidationError, nothing saved) when the person is not in the case, the offering is not one
+    of the office's or is not valid today, the case is closed, or the person has not agreed to share data
+    with institutions — unless ``override_reason`` is given by an actor with ``REFER_WITHOUT_CONSENT``.
+    Audits ``REFERRAL_SEND`` (and ``REFERRAL_CONSENT_OVERRIDE`` for an override).
+    """
+    require(actor, Perm.REFER, case.office_id)
+    offering = Offering.objects.select_related("service", "institution").get(pk=offering.pk)
+    errors = FieldErrors()
+    if person.pk not in case_person_ids(case):
+        errors.add("person", _("Choose the person of the case or a household member of the case."))
+    elif person.anonymised_at is not None or person.merged_into_id is not None:
+        errors.add("person", _("This person's record can no longer be used."))
+    today = timezone.localdate()
+    if offering.institution.office_id != case.office_id:
+        errors.add("offering", _("Choose a service of this office's directory."))
+    elif not offering_is_current(offering, today):
+        if offering.valid_until is not None and offering.valid_until < today:
+            errors.add(
+                "offering",
+                _("This offering ended on %(date)s: choose one that is valid today.")
+                % {"date": offering.valid_until.isoformat()},
+            )
+        elif offering.valid_from > today:
+            errors.add(
+                "offering",
+                _("This offering starts on %(date)s: choose one that is valid today.")
+                % {"date": offering.valid_from.isoformat()},
+            )
+        else:
+            errors.add("offering", _("This service or institution is no longer in use."))
+    if case.is_closed:
+        errors.add("__all__", _("This case is closed: reopen it first."))
+    clean_reason = errors.check("reason", lambda: clean_text(reason, 2000)) or ""
+    clean_override = errors.check("override_reason", lambda: clean_text(override_reason, 300)) or ""
+    consent = referral_consent(person) if "person" not in errors.errors else None
+    override = False
+    if consent is None and "person" not in errors.errors:
+        if not clean_override:
+            errors.add(
+                "consent",
+                _("%(name)s has not agreed to share data with institutions: record the consent first.")
+                % {"name": person.full_name},
+            )
+        elif not has_perm(actor, Perm.REFER_WITHOUT_CONSENT, case.office_id):
+            errors.add("override_reason", _("You may not send a referral without consent."))
+        else:
+            override = True
+    errors.raise_if_any()
+    office = Office.objects.get(pk=case.office_id)
+    is_user = getattr(actor, "is_authenticated", False)
+    with transaction.atomic():
+        referral = Referral.objects.create(
+            office=office,
+            case=case,
+            person=person,
+            offering=offering,
+            reason=clean_reason,
+            consent=consent,
+            consent_override_reason=clean_override if override else "",
+            consent_override_by=actor if override and is_user else None,
+            created_by=actor if is_user else None,
+        )
+        ReferralEvent.objects.create(
+            referral=referral, status=ReferralStatus.SENT, by=actor if is_user else None
+        )
+        detail = {
+            "case": case.pk,
+            "person": person.pk,
+            "offering": offering.pk,
+            "service": offering.service_id,
+            "institution": offering.institution_id,
+            "consent": consent.pk if consent else None,
+        }
+        audit_record(actor=actor, action=Action.REFERRAL_SEND, office=office, obj=referral, detail=detail)
+        if override:
+            audit_record(
+                actor=actor,
+                action=Action.REFERRAL_CONSENT_OVERRIDE,
+                office=office,
+                obj=referral,
+                detail={"case": case.pk, "person": person.pk, "reason": clean_override},
+            )
+    return referral
+
+
+def _followup_for_referral(actor: Any, referral: Referral) -> None:
+    """The follow-up helper's hook: a follow-up task one month after the service was delivered."""
+    try:
+        from rumbo.cases.services.tasks import followup_for_referral
+    except ModuleNotFoundError as exc:  # until the follow-up module lands (the guard goes at integration)
+        if exc.name != "rumbo.cases.services.tasks":
+            raise
+        return
+    followup_for_referral(actor=actor, referral=referral)
+
+
+def referral_update_status(
+    *, actor: Any, referral: Referral, status: str, note: str = "", outcome: str = ""
+) -> Referral:
+    """Move a referral to ``status`` (``REFER`` in the case's current office), recording the date, an
+    event with ``note`` and the ``outcome`` (what came of it). Only the moves in :data:`TRANSITIONS` are
+    allowed. When the service is delivered a one-month follow-up task is created. Audits
+    ``REFERRAL_UPDATE``."""
+    case = Case._base_manager.get(pk=referral.case_id)
+    require(actor, Perm.REFER, case.office_id)
+    errors = FieldErrors()
+    current = referral.status
+    if status not in ReferralStatus.values:
+        errors.add("status", _("Choose a valid status."))
+    elif status not in TRANSITIONS.get(current, frozenset()):
+        if current in TERMINAL:
+            errors.add(
+                "status",
+                _("This referral is closed (%(status)s): its status cannot change.")
+                % {"status": ReferralStatus(current).label},
+            )
+        else:
+            errors.add(
+                "status",
+                _("A referral that is “%(current)s” cannot become “%(new)s”.")
+                % {"current": ReferralStatus(current).label, "new": ReferralStatus(status).label},
+            )
+    clean_note = errors.check("note", lambda: clean_text(note, 300)) or ""
+    clean_outcome = (errors.check("outcome", lambda: clean_text(outcome, 2000)) or "") if outcome else ""
+    errors.raise_if_any()
+    now = timezone.now()
+    is_user = getattr(actor, "is_authenticated", False)
+    with transaction.atomic():
+        referral.status = status
+        fields = ["status"]
+        if status == ReferralStatus.ACCEPTED:
+            referral.accepted_at = now
+            fields.append("accepted_at")
+        if status == ReferralStatus.DELIVERED:
+            referral.delivered_at = now
+            fields.append("delivered_at")
+        if status in TERMINAL:
+            referral.closed_at = now
+            fields.append("closed_at")
+        if clean_outcome:
+            referral.outcome = clean_outcome
+            fields.append("outcome")
+        referral.save(update_fields=fields)
+        ReferralEvent.objects.create(
+            referral=referral, status=status, note=clean_note, by=actor if is_user else None
+        )
+        changes: dict[str, Any] = {"status": {"old": current, "new": status}}
+        if clean_outcome:
+            changes["outcome"] = {"old": None, "new": clean_outcome}
+        audit_record(
+            actor=actor,
+            action=Action.REFERRAL_UPDATE,
+            office=case.office,
+            obj=referral,
+            changes=changes,
+            detail={"case": case.pk, "note": clean_note},
+        )
+        if status == ReferralStatus.DELIVERED:
+            _followup_for_referral(actor, referral)
+    return referral
+
+
+# --- The letter ---------------------------------------------------------------------------------------
+
+
+def _letter_context(referral: Referral) -> dict[str, Any]:
+    offering = Offering.objects.select_related("service", "institution", "institution__admin_area").get(
+        pk=referral.offering_id
+    )
+    person = Person._base_manager.get(pk=referral.person_id)
+    curp = (
+        Document._base_manager.filter(person=person, kind=DocumentKind.CURP).order_by("pk").first()
+        if person.anonymised_at is None
+        else None
+    )
+    phone = (
+        Phone._base_manager.filter(person=person).order_by("-is_primary", "pk").first()
+        if person.anonymised_at is None
+        else None
+    )
+    worker = referral.created_by
+    return {
+        "referral": referral,
+        "office": Office.objects.get(pk=referral.office_id),
+        "offering": offering,
+        "service": offering.service,
+        "institution": offering.institution,
+        "person": person,
+        "curp": curp.number if curp else "",
+        "phone": phone.e164 if phone else "",
+        "worker": (worker.get_full_name() or worker.get_username()) if worker else "",
+        "today": timezone.localdate(),
+        "folio": f"{referral.pk:06d}",
+    }
+
+
+def referral_letter_html(referral: Referral) -> str:
+    """The referral letter as HTML, always in Spanish (the institutions' language), whatever the UI's."""
+    with translation.override("es"):
+        return render_to_string("cases/referrals/letter.html", _letter_context(referral))
+
+
+def referral_letter(*, actor: Any, referral: Referral) -> bytes:
+    """The printable referral letter (PDF, Spanish) for an institution: office letterhead, date, folio,
+    institution and service, the person's data the consent covers, the reason, the requirements and the
+    worker's name. Needs ``VIEW_CASE`` in the referral's office or the case's; audits ``REFERRAL_LETTER``."""
+    case = Case._base_manager.get(pk=referral.case_id)
+    if not (
+        has_perm(actor, Perm.VIEW_CASE, case.office_id) or has_perm(actor, Perm.VIEW_CASE, referral.office_id)
+    ):
+        raise PermissionDenied
+    import weasyprint  # imported here: loading it (and its fonts) costs time that other pages need not pay
+
+    html = referral_letter_html(referral)
+    pdf: bytes = weasyprint.HTML(string=html).write_pdf()
+    audit_record(
+        actor=actor,
+        action=Action.REFERRAL_LETTER,
+        office=Office.objects.get(pk=case.office_id),
+        obj=referral,
+        detail={"case": case.pk, "person": referral.person_id, "bytes": len(pdf)},
+    )
+    return pdf

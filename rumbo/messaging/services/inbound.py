@@ -1,0 +1,375 @@
+"""Inbound traffic: replies from people and delivery receipts from gateways, stored and matched.
+
+``record_events`` takes the events an adapter parsed from a webhook call (or a batch of them) and, in one
+transaction and a handful of queries whatever the batch size:
+
+- drops events already stored (a gateway that calls twice: same channel, kind, gateway id and receipt status);
+- **receipts** move the message they are about: "accepted" leaves it sent, "delivered" marks it delivered,
+  "failed" marks it failed and queues the fallback on the person's next channel (as a permanent failure);
+- **replies** are matched to the person of the channel's office with that phone (E.164) or email and to the
+  last message sent to that person on that channel (hence its campaign);
+- a reply that is an **opt-out word** (BAJA, ALTO, STOP — any case, accents, spaces or punctuation around)
+  records a withdrawal of the person's "messages" consent (method "online, by the person", text version naming
+  the channel, hash of the reply as the text), audits ``OPT_OUT`` and fails the person's queued non-emergency
+  messages; emergency messages are still sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from rumbo.audit.models import Action, AuditEvent
+from rumbo.lib import context as request_context
+from rumbo.messaging.adapters.base import InboundEvent, ReceiptStatus
+from rumbo.messaging.adapters.base import InboundKind as EventKind
+from rumbo.messaging.models import Channel, Inbound, InboundKind, Message, MessageStatus
+from rumbo.messaging.services.dispatch import queue_fallbacks
+from rumbo.people.models import ConsentPurpose, ConsentRecord, Person, Phone
+
+MAX_BODY = 5000
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@dataclass
+class InboundResult:
+    """What one call of :func:`record_events` did."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    replies: int = 0
+    matched: int = 0
+    opt_outs: int = 0
+    receipts: int = 0
+    delivered: int = 0
+    failed: int = 0
+    fallbacks: int = 0
+    unknown_message: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def opt_out_word(text: str) -> str:
+    """The opt-out word ``text`` consists of ("BAJA"), or "" when it is anything else.
+
+    Case, accents, spaces and punctuation are ignored (" baja. ", "Bája", "B A J A", "¡ALTO!"); a longer text
+    that merely contains the word ("no me den de baja") is not an opt-out.
+    """
+    if not text or len(text) > 40:
+        return ""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    word = _NON_WORD.sub("", folded).upper()
+    words = {w.upper() for w in getattr(settings, "RUMBO_MESSAGING_OPT_OUT_WORDS", ["BAJA", "ALTO", "STOP"])}
+    return word if word in words else ""
+
+
+def _event_key(channel_id: int, event: InboundEvent) -> tuple[str, str, str]:
+    return (str(event.kind), event.provider_id, str(event.receipt_status or ""))
+
+
+def _normal_sender(channel: Channel, sender: str) -> str:
+    sender = (sender or "").strip()
+    if channel.kind == "email" or "@" in sender:
+        return sender.lower()
+    digits = re.sub(r"[^\d+]", "", sender)
+    if digits and not digits.startswith("+"):
+        digits = "+" + digits.lstrip("0")
+    return digits
+
+
+def record_events(*, channel: Channel, events: Sequence[InboundEvent]) -> InboundResult:
+    """Store and apply a batch of inbound events of one channel (see the module docstring). Runs without a
+    user (webhooks, workers): the channel decides the office. Returns the counts."""
+    result = InboundResult(received=len(events))
+    if not events:
+        return result
+    now = timezone.now()
+    with scopes_disabled(), transaction.atomic():
+        fresh = _drop_duplicates(channel, events, result)
+        if not fresh:
+            return result
+        receipts = [e for e in fresh if e.kind == EventKind.RECEIPT]
+        replies = [e for e in fresh if e.kind == EventKind.REPLY]
+        rows: list[Inbound] = []
+        failed_ids: list[int] = []
+        if receipts:
+            rows.extend(_apply_receipts(channel, receipts, now, result, failed_ids))
+        opt_outs: list[tuple[Inbound, str]] = []
+        if replies:
+            reply_rows = _match_replies(channel, replies, result)
+            for row in reply_rows:
+                word = opt_out_word(row.body)
+                if word and row.person_id is not None:
+                    row.opt_out = True
+                    opt_outs.append((row, word))
+            rows.extend(reply_rows)
+        Inbound.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        result.stored = len(rows)
+        if opt_outs:
+            _record_opt_outs(channel, opt_outs, now, result)
+        if failed_ids:
+            result.fallbacks = queue_fallbacks(failed_ids)
+    return result
+
+
+def _drop_duplicates(
+    channel: Channel, events: Sequence[InboundEvent], result: InboundResult
+) -> list[InboundEvent]:
+    keyed = [e for e in events if e.provider_id]
+    seen: set[tuple[str, str, str]] = set()
+    if keyed:
+        provider_ids = list({e.provider_id for e in keyed})
+        # Shaped for the dedupe constraint's index (channel, kind, provider_id, …) WHERE provider_id <> '':
+        # with the kinds and the exclude(), SQLite seeks each gateway id instead of scanning the channel.
+        kinds = sorted({str(e.kind) for e in keyed})
+        existing = (
+            Inbound.objects.filter(channel=channel, kind__in=kinds, provider_id__in=provider_ids)
+            .exclude(provider_id="")
+            .order_by()  # the model's default order would make SQLite walk the (channel, received_at) index
+            .values_list("kind", "provider_id", "receipt_status")
+        )
+        seen = {(k, p, s) for k, p, s in existing}
+    fresh: list[InboundEvent] = []
+    for event in events:
+        if event.provider_id:
+            key = _event_key(channel.pk, event)
+            if key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(key)
+        fresh.append(event)
+    return fresh
+
+
+def _apply_receipts(
+    channel: Channel,
+    receipts: list[InboundEvent],
+    now: Any,
+    result: InboundResult,
+    failed_ids: list[int],
+) -> list[Inbound]:
+    result.receipts += len(receipts)
+    by_id: dict[int, dict[str, Any]] = {}
+    by_provider: dict[str, dict[str, Any]] = {}
+    fields = ("id", "person_id", "campaign_id", "status", "provider_id")
+    ids = {e.message_id for e in receipts if e.message_id}
+    provider_ids = {e.provider_id for e in receipts if e.provider_id and not e.message_id}
+    if ids:
+        for m in Message.objects.filter(channel=channel, pk__in=ids).values(*fields):
+            by_id[m["id"]] = m
+    if provider_ids:
+        query = Message.objects.filter(channel=channel, provider_id__in=provider_ids).exclude(provider_id="")
+        for m in query.values(*fields):  # the exclude() lets SQLite use the partial provider index
+            by_provider[m["provider_id"]] = m
+    delivered: dict[int, Any] = {}
+    failed: dict[int, str] = {}
+    rows: list[Inbound] = []
+    for event in receipts:
+        message = by_id.get(event.message_id or 0) or by_provider.get(event.provider_id)
+        if message is None:
+            result.unknown_message += 1
+        else:
+            if event.receipt_status == ReceiptStatus.DELIVERED:
+                delivered[message["id"]] = event.received_at or now
+            elif event.receipt_status == ReceiptStatus.FAILED:
+                failed[message["id"]] = event.error or "delivery failed"
+        rows.append(
+            Inbound(
+                office_id=channel.office_id,
+                channel=channel,
+                kind=InboundKind.RECEIPT,
+                sender=event.sender[:254],
+                body=event.body[:MAX_BODY],
+                provider_id=(event.provider_id or (message or {}).get("provider_id") or "")[:120],
+                receipt_status=str(event.receipt_status or "")[:10],
+                person_id=(message or {}).get("person_id"),
+                message_id=(message or {}).get("id"),
+                campaign_id=(message or {}).get("campaign_id"),
+                raw=dict(event.raw),
+            )
+        )
+    # A late "delivered" after a "failed" (or the reverse) keeps the first final state.
+    for message_id, when in delivered.items():
+        changed = Message.objects.filter(
+            pk=message_id, status__in=[MessageStatus.SENT, MessageStatus.SENDING]
+        ).update(status=MessageStatus.DELIVERED, delivered_at=when)
+        result.delivered += changed
+    for message_id, error in failed.items():
+        if message_id in delivered:
+            continue
+        changed = Message.objects.filter(pk=message_id, status=MessageStatus.SENT).update(
+            status=MessageStatus.FAILED, failed_at=now, last_error=error[:2000]
+        )
+        if changed:
+            result.failed += 1
+            failed_ids.append(message_id)
+    return rows
+
+
+def _match_replies(channel: Channel, replies: list[InboundEvent], result: InboundResult) -> list[Inbound]:
+    result.replies += len(replies)
+    senders = {_normal_sender(channel, e.sender) for e in replies}
+    senders.discard("")
+    persons_by_sender: dict[str, list[int]] = {}
+    phones = {s for s in senders if "@" not in s}
+    emails = {s for s in senders if "@" in s}
+    if phones:
+        for pid, e164 in Phone.objects.filter(
+            e164__in=phones,
+            person__office_id=channel.office_id,
+            person__anonymised_at__isnull=True,
+            person__merged_into__isnull=True,
+        ).values_list("person_id", "e164"):
+            persons_by_sender.setdefault(e164, []).append(pid)
+    if emails:
+        for pid, email in (
+            Person.objects.filter(
+                office_id=channel.office_id, anonymised_at__isnull=True, merged_into__isnull=True
+            )
+            .annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails)
+            .values_list("id", "email_lower")
+        ):
+            persons_by_sender.setdefault(email, []).append(pid)
+    candidates = {pid for pids in persons_by_sender.values() for pid in pids}
+    last_message: dict[int, int] = {}
+    if candidates:
+        for pid, mid in (
+            Message.objects.filter(channel=channel, person_id__in=candidates, sent_at__isnull=False)
+            .values("person_id")
+            .annotate(last=Max("id"))
+            .values_list("person_id", "last")
+        ):
+            last_message[pid] = mid
+    campaigns = dict(
+        Message.objects.filter(pk__in=set(last_message.values())).values_list("id", "campaign_id")
+    )
+    explicit = {e.message_id for e in replies if e.message_id}
+    explicit_rows = {}
+    if explicit:
+        explicit_rows = {
+            m["id"]: m
+            for m in Message.objects.filter(channel=channel, pk__in=explicit).values(
+                "id", "person_id", "campaign_id"
+            )
+        }
+    rows: list[Inbound] = []
+    for event in replies:
+        sender = _normal_sender(channel, event.sender)
+        person_id: int | None = None
+        message_id: int | None = None
+        campaign_id: int | None = None
+        answered = explicit_rows.get(event.message_id or 0)
+        if answered is not None:
+            person_id, message_id, campaign_id = (
+                answered["person_id"],
+                answered["id"],
+                answered["campaign_id"],
+            )
+        else:
+            pids = persons_by_sender.get(sender, [])
+            if pids:
+                # Several records with the same number (a family phone): the one we wrote to last.
+                messaged = [p for p in pids if p in last_message]
+                person_id = max(messaged, key=lambda p: last_message[p]) if messaged else min(pids)
+                message_id = last_message.get(person_id)
+                campaign_id = campaigns.get(message_id) if message_id else None
+        if person_id is not None:
+            result.matched += 1
+        rows.append(
+            Inbound(
+                office_id=channel.office_id,
+                channel=channel,
+                kind=InboundKind.REPLY,
+                sender=sender[:254],
+                body=event.body[:MAX_BODY],
+                provider_id=event.provider_id[:120],
+                receipt_status="",
+                person_id=person_id,
+                message_id=message_id,
+                campaign_id=campaign_id,
+                raw=dict(event.raw),
+            )
+        )
+    return rows
+
+
+def _record_opt_outs(
+    channel: Channel, opt_outs: list[tuple[Inbound, str]], now: Any, result: InboundResult
+) -> None:
+    """Withdraw the "messages" consent of each person who sent an opt-out word (once per person)."""
+    person_ids = list({row.person_id for row, _word in opt_outs if row.person_id is not None})
+    latest: dict[int, str] = {}
+    for pid, status in (
+        ConsentRecord.objects.filter(person_id__in=person_ids, purpose=ConsentPurpose.MESSAGES)
+        .order_by("person_id", "recorded_at", "id")
+        .values_list("person_id", "status")
+    ):
+        latest[pid] = status
+    done: set[int] = set()
+    records: list[ConsentRecord] = []
+    events: list[AuditEvent] = []
+    ctx = request_context.current()
+    for row, word in opt_outs:
+        pid = row.person_id
+        if pid is None or pid in done:
+            continue
+        done.add(pid)
+        if latest.get(pid) == ConsentRecord.Status.WITHDRAWN:
+            continue
+        records.append(
+            ConsentRecord(
+                person_id=pid,
+                purpose=ConsentPurpose.MESSAGES,
+                status=ConsentRecord.Status.WITHDRAWN,
+                method=ConsentRecord.Method.ONLINE,
+                given_by="",
+                text_version=f"{channel.kind}-reply:{word}"[:40],
+                text_sha256=hashlib.sha256(row.body.encode("utf-8")).hexdigest(),
+                recorded_by=None,
+            )
+        )
+        events.append(
+            AuditEvent(
+                actor=None,
+                actor_label="",
+                office_id=channel.office_id,
+                action=Action.OPT_OUT,
+                object_type="people.person",
+                object_id=str(pid),
+                changes={f"consent.{ConsentPurpose.MESSAGES}": {"old": latest.get(pid), "new": "withdrawn"}},
+                detail={
+                    "channel": channel.pk,
+                    "kind": channel.kind,
+                    "word": word,
+                    "sender": row.sender,
+                    "campaign": row.campaign_id,
+                    "message": row.message_id,
+                },
+                request_id=ctx.request_id if ctx else "",
+                ip=ctx.ip if ctx else None,
+            )
+        )
+    if not records:
+        return
+    ConsentRecord.objects.bulk_create(records, batch_size=1000)
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    result.opt_outs += len(records)
+    # What was queued for them and is not an emergency will not be sent.
+    Message.objects.filter(
+        person_id__in=[r.person_id for r in records], status=MessageStatus.QUEUED, emergency=False
+    ).update(status=MessageStatus.FAILED, failed_at=now, last_error="opted out by reply")

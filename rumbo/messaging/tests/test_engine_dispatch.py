@@ -1,0 +1,229 @@
+"""Sending: claims, the fenced commit, retries with backoff, permanent failures and fallback, expiry, pause,
+lease takeover after a worker "dies", and the rate limit — against the scriptable fake gateway."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import override_settings
+from django.utils import timezone
+
+from rumbo.messaging.models import Campaign, Message
+from rumbo.messaging.services import pause_channel, queue_campaign, resume_channel, send_messages
+from rumbo.messaging.services.dispatch import claim, new_owner
+from rumbo.messaging.tests import test_engine_support as support
+from rumbo.messaging.tests.test_engine_support import (
+    make_channel,
+    make_person,
+    make_template,
+    statuses,
+    tasks_enqueued,
+)
+
+gateway = support.gateway  # the fixture
+
+
+@pytest.fixture
+def office(world, gateway):
+    sms = make_channel(world.admin, world.michoacan, "sms", priority=10)
+    email = make_channel(world.admin, world.michoacan, "email", priority=20)
+    template = make_template(world.admin, world.michoacan)
+    campaign = Campaign.objects.create(office=world.michoacan, name="Aviso", template=template)
+    return world, sms, email, campaign
+
+
+def queue(world, campaign, persons, **kwargs):
+    return queue_campaign(
+        actor=world.caseworker, campaign=campaign, person_ids=[p.pk for p in persons], **kwargs
+    )
+
+
+def ids(channel):
+    return list(Message.objects.filter(channel=channel).order_by("id").values_list("id", flat=True))
+
+
+def test_batch_is_sent_once_and_marked_sent(office, gateway):
+    world, sms, _email, campaign = office
+    persons = [make_person(world.caseworker, world.michoacan) for _ in range(5)]
+    queue(world, campaign, persons)
+    result = send_messages(channel_id=sms.pk, message_ids=ids(sms))
+    assert (result.claimed, result.sent) == (5, 5)
+    assert statuses() == {"sent": 5}
+    message = Message.objects.order_by("id").first()
+    assert message.provider_id == f"fake-{message.pk}" and message.sent_at and message.attempts == 1
+    assert sorted(gateway.keys()) == sorted(Message.objects.values_list("idempotency_key", flat=True))
+    again = send_messages(channel_id=sms.pk, message_ids=ids(sms))
+    assert again.claimed == 0 and len(gateway.accepted) == 5
+
+
+def test_gateway_down_leaves_messages_queued_with_error_and_retries_later(office, gateway):
+    world, sms, _email, campaign = office
+    persons = [make_person(world.caseworker, world.michoacan) for _ in range(3)]
+    queue(world, campaign, persons)
+    gateway.down = True
+    before = timezone.now()
+    result = send_messages(channel_id=sms.pk, message_ids=ids(sms))
+    assert (result.claimed, result.retried, result.sent) == (3, 3, 0)
+    for message in Message.objects.all():
+        assert message.status == "queued" and message.attempts == 1
+        assert "connection refused" in message.last_error
+        assert before + timedelta(seconds=20) < message.next_attempt_at < before + timedelta(seconds=40)
+        assert message.lease_owner == ""
+    deferred = tasks_enqueued()
+    assert deferred and deferred[-1].run_after is not None  # a retry task waits for the backoff
+    assert send_messages(channel_id=sms.pk).claimed == 0  # not due yet
+    gateway.down = False
+    with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+        assert send_messages(channel_id=sms.pk).sent == 3
+    assert statuses() == {"sent": 3} and len(gateway.accepted) == 3
+
+
+@override_settings(RUMBO_MESSAGING_MAX_ATTEMPTS=3, RUMBO_MESSAGING_RETRY_SECONDS=1)
+def test_temporary_failures_stop_after_max_attempts_then_fall_back(office, gateway):
+    world, sms, email, campaign = office
+    person = make_person(world.caseworker, world.michoacan, email="ana@example.com")
+    queue(world, campaign, [person])
+    gateway.temporary.add(person.phones.get().e164)
+    now = timezone.now()
+    for attempt in range(3):
+        with time_machine.travel(now + timedelta(minutes=attempt)):
+            send_messages(channel_id=sms.pk)
+    original = Message.objects.get(channel=sms)
+    assert (original.status, original.attempts) == ("failed", 3)
+    assert "451" in original.last_error
+    fallback = Message.objects.get(channel=email)
+    assert fallback.fallback_of == original
+    assert fallback.idempotency_key == f"{original.idempotency_key}:fb{email.pk}"
+    assert (fallback.to, fallback.body, fallback.status) == ("ana@example.com", original.body, "queued")
+    assert fallback.subject  # email needs a subject: the campaign name
+    with time_machine.travel(now + timedelta(minutes=3)):
+        send_messages(channel_id=email.pk)
+    assert statuses(channel=email) == {"sent": 1}
+
+
+def test_permanent_failure_fails_at_once_and_without_another_channel_stays_failed(office, gateway):
+    world, sms, _email, campaign = office
+    person = make_person(world.caseworker, world.michoacan)
+    queue(world, campaign, [person])
+    gateway.permanent.add(person.phones.get().e164)
+    result = send_messages(channel_id=sms.pk)
+    assert (result.failed, result.fallbacks) == (1, 0)
+    message = Message.objects.get()
+    assert (message.status, message.attempts) == ("failed", 1) and "550" in message.last_error
+
+
+def test_refused_after_commit_is_not_left_as_sent(office, gateway):
+    world, sms, _email, campaign = office
+    person = make_person(world.caseworker, world.michoacan)
+    queue(world, campaign, [person])
+    gateway.refuse_after_commit.add(person.phones.get().e164)
+    send_messages(channel_id=sms.pk)
+    message = Message.objects.get()
+    assert (message.status, message.sent_at) == ("failed", None) and "554" in message.last_error
+
+
+def test_expired_messages_are_never_sent(office, gateway):
+    world, sms, _email, campaign = office
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan)], expires_in=timedelta(minutes=5))
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        result = send_messages(channel_id=sms.pk)
+    assert (result.expired, result.sent) == (1, 0)
+    assert statuses() == {"expired": 1} and not gateway.accepted
+
+
+def test_paused_channel_waits_and_resume_sends(office, gateway):
+    world, sms, _email, campaign = office
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan) for _ in range(2)])
+    pause_channel(actor=world.admin, channel=sms)
+    assert send_messages(channel_id=sms.pk).paused
+    assert statuses() == {"queued": 2}
+    resume_channel(actor=world.admin, channel=sms)
+    assert send_messages(channel_id=sms.pk).sent == 2
+
+
+def test_a_dead_workers_claim_is_taken_over_after_its_lease_exactly_once(office, gateway):
+    world, sms, _email, campaign = office
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan) for _ in range(4)])
+    dead = new_owner()
+    claimed = claim(channel_id=sms.pk, owner=dead, limit=10, lease_seconds=30)
+    assert len(claimed) == 4 and statuses() == {"sending": 4}
+    # While the lease lasts, nobody else takes them.
+    assert send_messages(channel_id=sms.pk).claimed == 0
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        result = send_messages(channel_id=sms.pk)
+    assert result.sent == 4 and len(gateway.accepted) == 4
+    assert all(m.attempts == 2 for m in Message.objects.all())
+    # The "dead" worker wakes up and tries to commit: the fence refuses, it would abort its transfer.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE messaging_message SET status = 'sent' WHERE id = %s AND lease_owner = %s AND status = 'sending'",
+            [claimed[0].id, dead],
+        )
+        assert cursor.rowcount == 0
+
+
+def test_a_worker_killed_after_commit_leaves_the_message_sent(office, gateway):
+    world, sms, _email, campaign = office
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan) for _ in range(3)])
+
+    class Killed(BaseException):
+        pass
+
+    def die(message):
+        raise Killed
+
+    gateway.after_commit = die
+    with pytest.raises(Killed):
+        send_messages(channel_id=sms.pk)
+    # The first message was committed (the gateway would complete it); the others are still claimed.
+    assert statuses() == {"sent": 1, "sending": 2}
+    gateway.after_commit = None
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        result = send_messages(channel_id=sms.pk)
+    assert result.sent == 2 and statuses() == {"sent": 3}
+
+
+def test_another_worker_holding_the_message_makes_commit_abort(office, gateway):
+    world, sms, _email, campaign = office
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan)])
+    message = Message.objects.get()
+
+    def steal(outbound):
+        Message.objects.filter(pk=message.pk).update(lease_owner="someone-else")
+
+    class Stealer:
+        def __call__(self, messages, commit):
+            steal(None)
+            return original(messages, commit)
+
+    from rumbo.messaging.tests import test_engine_support as support
+
+    original = support.FakeAdapter.send_batch.__get__(support.FakeAdapter({}, ""))
+    adapter = support.FakeAdapter({}, "")
+    adapter.send_batch = Stealer()
+    from rumbo.messaging.services import dispatch
+
+    claimed = dispatch.claim(channel_id=sms.pk, owner="me", limit=1, lease_seconds=60)
+    result = dispatch.DispatchResult()
+    dispatch._send_and_settle(adapter, sms, claimed, "me", result)
+    assert gateway.aborted == [message.pk] and not gateway.accepted
+    assert result.sent == 0
+    message.refresh_from_db()
+    assert (message.status, message.lease_owner) == ("sending", "someone-else")
+
+
+def test_rate_limit_paces_sub_batches(office, gateway):
+    world, sms, _email, campaign = office
+    sms.rate_per_second = 20
+    sms.save()
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan) for _ in range(30)])
+    started = time.monotonic()
+    result = send_messages(channel_id=sms.pk, message_ids=ids(sms))
+    elapsed = time.monotonic() - started
+    assert result.sent == 30
+    assert elapsed >= 0.9, f"30 messages at 20/s took {elapsed:.2f}s"

@@ -1,0 +1,78 @@
+"""Gateway callbacks: replies and delivery receipts, at ``/hooks/messaging/<token>/<kind>/…``.
+
+The channel's secret ``webhook_token`` in the URL says which channel (and office) a call is for: an unknown
+token or a kind that does not match answers 404. The adapter then checks what its gateway signs (WhatsApp: the
+``X-Hub-Signature-256`` HMAC with the app secret; Kannel: the token, optionally a shared secret) — a call it
+rejects answers 403 — and turns the call into events, which ``record_events`` stores and applies. No session,
+no CSRF token: gateways are not browsers.
+
+Answers are what each gateway expects: Kannel gets an empty ``200 text/plain`` (a non-empty body would be sent
+back to the person as an SMS), WhatsApp's subscription check (``GET`` with ``hub.mode=subscribe``) gets
+``hub.challenge`` back when ``hub.verify_token`` matches the channel's ``verify_token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from django_scopes import scopes_disabled
+
+from rumbo.messaging.adapters.base import WebhookRejected
+from rumbo.messaging.crypto import CredentialsError, decrypt_config
+from rumbo.messaging.models import Channel, ChannelKind
+from rumbo.messaging.services.dispatch import channel_adapter
+from rumbo.messaging.services.inbound import record_events
+
+logger = logging.getLogger(__name__)
+
+
+# The URL segment after the token: the channel kind, or the gateway's name.
+_KIND_ALIASES = {"kannel": ChannelKind.SMS, "wa": ChannelKind.WHATSAPP}
+
+
+def _channel(token: str, kind: str) -> Channel:
+    with scopes_disabled():
+        channel = Channel.objects.filter(webhook_token=token).select_related("office").first()
+    kind = _KIND_ALIASES.get(kind, kind)
+    if channel is None or channel.kind != kind or not hmac.compare_digest(channel.webhook_token, token):
+        raise Http404
+    return channel
+
+
+def _verify_subscription(request: HttpRequest, channel: Channel, adapter: Any) -> HttpResponse:
+    """WhatsApp's webhook set-up check: echo ``hub.challenge`` when the verify token is the channel's."""
+    verify = getattr(adapter, "verify_subscription", None)
+    if callable(verify):
+        return HttpResponse(verify(request), content_type="text/plain")  # WebhookRejected → 403
+    mode = request.GET.get("hub.mode", "")
+    given = request.GET.get("hub.verify_token", "")
+    expected = decrypt_config(channel.config_encrypted).get("verify_token", "")
+    if mode != "subscribe" or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise WebhookRejected("bad verify token")
+    return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def hook(request: HttpRequest, token: str, kind: str, rest: str = "") -> HttpResponse:
+    """Receive one gateway callback for the channel named by ``token``."""
+    channel = _channel(token, kind)
+    try:
+        adapter = channel_adapter(channel)
+        if channel.kind == ChannelKind.WHATSAPP and request.method == "GET" and "hub.mode" in request.GET:
+            return _verify_subscription(request, channel, adapter)
+        events = adapter.parse_webhook(request)
+    except WebhookRejected:
+        return HttpResponse(status=403)
+    except CredentialsError:
+        logger.error("channel %s: credentials cannot be decrypted; webhook refused", channel.pk)
+        return HttpResponse(status=503)
+    outcome = record_events(channel=channel, events=events)
+    if channel.kind == ChannelKind.SMS:
+        return HttpResponse("", content_type="text/plain")
+    return JsonResponse({"received": outcome.received, "stored": outcome.stored})
