@@ -78,6 +78,11 @@ def prepare(persons: int) -> dict[str, object]:
         Message.objects.filter(campaign=campaign).update(status="sent", sent_at=timezone.now())
         numbers = list(Phone.objects.filter(person__office=campaign.office).values_list("e164", flat=True))
         channel = Channel.objects.get(pk=prepared["channels"]["sms"])
+    # A database in use has planner statistics; a freshly bulk-loaded one gets them now.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return {"campaign": campaign.pk, "channel": channel, "numbers": numbers}
 
 

@@ -9,9 +9,6 @@ when there are none). Every read of a case or of returns is audited (``CASE_API_
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.util import find_spec
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import URLPattern, URLResolver, path, reverse
@@ -27,6 +24,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
+from rumbo.cases import api_referrals
 from rumbo.cases.models import ArrivalEvent, Case, CaseStatus, Need, Priority, ReturnEvent, ReturnPoint
 from rumbo.cases.selectors import (
     case_get,
@@ -387,6 +385,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("return-points/", return_points_api, name="api-return-points"),
 ]
 
-# The referrals routes (integration guard: added when the module exists).
-if find_spec("rumbo.cases.api_referrals") is not None:
-    urlpatterns += import_module("rumbo.cases.api_referrals").urlpatterns
+# The referrals routes.
+urlpatterns += api_referrals.urlpatterns

@@ -5,12 +5,9 @@ The case, returns and arrivals, attachments and transfers are routed here; the d
 added below when present.
 """
 
-from importlib import import_module
-from importlib.util import find_spec
-
 from django.urls import URLPattern, URLResolver, path
 
-from rumbo.cases import views
+from rumbo.cases import urls_directory, urls_followup, views
 
 app_name = "cases"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -31,7 +28,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("return-points/", views.return_points_view, name="return_points"),
 ]
 
-# Route modules of the other parts of the app (integration guard: added when they exist).
-for _module in ("rumbo.cases.urls_directory", "rumbo.cases.urls_followup"):
-    if find_spec(_module) is not None:
-        urlpatterns += import_module(_module).urlpatterns
+# The directory, referral and procedure pages, and the follow-up tasks and dashboard.
+urlpatterns += urls_directory.urlpatterns + urls_followup.urlpatterns

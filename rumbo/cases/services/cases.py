@@ -142,13 +142,8 @@ def _members(actor: Any, person: Person, members: Iterable[Person], errors: Fiel
 
 def _schedule_followups(actor: Any, case: Case) -> None:
     """Default follow-up tasks (1, 3 and 6 months), written by the follow-up part of the app."""
-    try:
-        from rumbo.cases.services import tasks as task_services
-    except ModuleNotFoundError as exc:  # integration guard: the follow-up module may not exist yet
-        if exc.name != "rumbo.cases.services.tasks":
-            raise
-        logger.debug("rumbo.cases.services.tasks is not there yet: no default follow-up tasks")
-        return
+    from rumbo.cases.services import tasks as task_services
+
     task_services.followup_schedule_defaults(actor=actor, case=case)
 
 
@@ -346,8 +341,12 @@ def case_assign(*, actor: Any, case: Case, assigned_to: Any) -> Case:
         old = locked.assigned_to_id
         new = assigned_to.pk if assigned_to is not None else None
         if old != new:
+            from rumbo.cases.services.tasks import tasks_follow_assignment
+
+            previous = locked.assigned_to
             locked.assigned_to = assigned_to
             locked.save(update_fields=["assigned_to", "updated_at"])
+            tasks_follow_assignment(actor=actor, case=locked, previous=previous)
             audit_record(
                 actor=actor,
                 action=Action.CASE_UPDATE,
@@ -405,6 +404,10 @@ def case_set_status(*, actor: Any, case: Case, status: str, reason: str = "") ->
         elif status == CaseStatus.REOPENED:
             locked.closed_at = None
         locked.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+        if status == CaseStatus.CLOSED:
+            from rumbo.cases.services.tasks import tasks_close_for_case
+
+            tasks_close_for_case(actor=actor, case=locked)  # open follow-ups are no longer needed
         CaseStatusChange.objects.create(
             case=locked,
             office=locked.office,

@@ -173,12 +173,8 @@ def referral_send(
 
 def _followup_for_referral(actor: Any, referral: Referral) -> None:
     """The follow-up helper's hook: a follow-up task one month after the service was delivered."""
-    try:
-        from rumbo.cases.services.tasks import followup_for_referral
-    except ModuleNotFoundError as exc:  # until the follow-up module lands (the guard goes at integration)
-        if exc.name != "rumbo.cases.services.tasks":
-            raise
-        return
+    from rumbo.cases.services.tasks import followup_for_referral
+
     followup_for_referral(actor=actor, referral=referral)
 
 

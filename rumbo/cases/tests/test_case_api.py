@@ -33,7 +33,8 @@ def returns_url(person: Any) -> str:
 
 
 def post(client: Client, url: str, body: Any) -> Any:
-    return client.post(url, json.dumps(body), content_type="application/json")
+    """POST JSON, asking for English messages (the API answers in Spanish by default)."""
+    return client.post(url, json.dumps(body), content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
 
 
 @pytest.fixture

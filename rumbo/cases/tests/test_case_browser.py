@@ -42,9 +42,8 @@ def test_return_and_case_for_a_family(live_server, page, world, settings, tmp_pa
     page.click(f"a[href='/cases/people/{family.parent.pk}/returns/new/']")
     page.fill("input[name=returned_on]", "2025-11-20")
     page.select_option("select[name=how]", "deportation")
-    page.select_option(
-        "select[name=point]", label="Módulo de Repatriación INM Tijuana (INM repatriation module)"
-    )
+    tijuana = ReturnPoint.objects.get(name="Módulo de Repatriación INM Tijuana")
+    page.select_option("select[name=point]", str(tijuana.pk))
     page.select_option("select[name=us_state]", label="California")
     page.fill("input[name=months_abroad]", "150")
     for child in family.children:
