@@ -292,6 +292,8 @@ def case_list(
     capped = total > COUNT_CAP
     total = min(total, COUNT_CAP)
     start_at = (max(page, 1) - 1) * page_size
+    if start_at >= max(total, 1):  # past the last page (or an absurd page number): no huge OFFSET
+        return CasePage([], total, capped, page, page_size)
     cases = list(
         qs.select_related("person", "office", "assigned_to").order_by("-opened_at", "-pk")[
             start_at : start_at + page_size

@@ -4,6 +4,7 @@ mode) sends every message to the local SMTP server."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -78,4 +79,12 @@ def test_rq_worker_in_another_process_sends_the_campaign(tmp_path, redis_db, smt
         assert done.returncode == 0, done.stdout + done.stderr
         assert deployment.counts() == {"sent": 200}
         assert len(smtp_peer.wait_for(200)) == 200
+        assert max(smtp_peer.deliveries().values()) == 1
+
+        # ``rumbo worker`` picks the RQ worker itself when the backend is RQ (with the sweeper thread).
+        assert deployment.run_scenario("queue", "--step", "1")["queued"] == 200
+        worker = deployment.start_worker("rq-worker", RUMBO_TASKS_BACKEND="rq", RUMBO_REDIS_URL=REDIS_URL)
+        deployment.wait(lambda counts: counts.get("sent", 0) == 400, timeout=120)
+        deployment.kill(worker, signal.SIGTERM)
+        assert len(smtp_peer.wait_for(400)) == 400
         assert max(smtp_peer.deliveries().values()) == 1
