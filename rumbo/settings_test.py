@@ -21,3 +21,11 @@ RQ_QUEUES = {
     name: {"URL": "redis://127.0.0.1:6379/15", "DEFAULT_TIMEOUT": 600} for name in TASKS["default"]["QUEUES"]
 }
 TASKS = {**TASKS, "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASKS["default"]["QUEUES"]}}
+
+# The SQLite test database lives in memory in shared-cache mode, where table locks are not covered by the
+# busy timeout: a test reading the database while the live server's thread still writes (the browser tests)
+# failed at once with "database table is locked". Readers that take no table read-locks avoid it; this only
+# applies to shared-cache connections, so production's WAL file database is unaffected.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _sqlite_options["init_command"] = _sqlite_options.get("init_command", "") + "PRAGMA read_uncommitted=1;"

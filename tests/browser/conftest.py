@@ -49,3 +49,10 @@ def page(browser: object) -> Iterator[object]:
     with scopes_disabled():
         yield page
     context.close()
+
+
+def settle(page: object) -> None:
+    """Wait until the page has no request in flight, before the test reads the database: the live server may
+    still be answering a request the page made after it loaded (a fragment, the favicon), and on SQLite its
+    writes would race the test's reads."""
+    page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]

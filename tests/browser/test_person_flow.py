@@ -9,6 +9,7 @@ import pytest
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.people.models import Person
+from tests.browser.conftest import settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,6 +48,7 @@ def test_caseworker_registers_a_person_and_finds_them_with_a_misspelt_accent(
     page.wait_for_url(f"{base}/people/{person.pk}/")
     assert "José Ángel" in page.inner_text("main")
     assert "Hernández" in page.inner_text("main")
+    settle(page)
     assert AuditEvent.objects.filter(action=Action.PERSON_VIEW, object_id=str(person.pk)).exists()
     assert AuditEvent.objects.filter(action=Action.PERSON_CREATE, object_id=str(person.pk)).exists()
 
