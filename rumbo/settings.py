@@ -259,6 +259,29 @@ RUMBO_MATCH_MODEL = env_str("RUMBO_MATCH_MODEL", "")
 RUMBO_DEMO_PASSWORD = env_str("RUMBO_DEMO_PASSWORD", "rumbo-demo-2026")
 # Case attachments: the largest file accepted (bytes); stored under DATA_DIR/attachments.
 RUMBO_ATTACHMENT_MAX_BYTES = env_int("RUMBO_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Follow-up tasks created when a case opens, in months after the opening day (comma-separated).
+RUMBO_FOLLOWUP_MONTHS = tuple(int(m) for m in env_list("RUMBO_FOLLOWUP_MONTHS", ["1", "3", "6"]))
+# Person imports: the largest file (bytes); from this many rows, duplicates are checked in one pass at the
+# end instead of chunk by chunk; validation processes (unset: one per CPU core; 0: none).
+RUMBO_IMPORT_MAX_BYTES = env_int("RUMBO_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = env_int("RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS", 5000)
+if env_str("RUMBO_IMPORT_WORKERS"):
+    RUMBO_IMPORT_WORKERS = env_int("RUMBO_IMPORT_WORKERS", 0)
+
+# --- Email: Django's SMTP backend (task reminders, email channels without their own SMTP settings) -----
+# The email channels of the messaging app carry their own SMTP credentials (encrypted, per office); these
+# settings are the server's own mail. `bin/demo` writes mail to files instead (EMAIL_BACKEND below).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Rumbo <rumbo@localhost>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # --- Messaging ------------------------------------------------------------------------------------
 # Keys that encrypt channel credentials at rest (comma-separated Fernet keys; the first encrypts, all

@@ -26,7 +26,15 @@ from rumbo.audit.services import audit_record
 from rumbo.cases.models import Case, Offering, Referral, ReferralEvent, ReferralStatus
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, require
-from rumbo.people.models import ConsentPurpose, ConsentRecord, Document, DocumentKind, Person, Phone
+from rumbo.people.models import (
+    ConsentPurpose,
+    ConsentRecord,
+    DatePrecision,
+    Document,
+    DocumentKind,
+    Person,
+    Phone,
+)
 from rumbo.people.services._common import FieldErrors, clean_text
 
 #: Where each status may go next. Terminal statuses (delivered, rejected, no-show, cancelled) go nowhere.
@@ -67,6 +75,35 @@ def offering_is_current(offering: Offering, day: datetime.date) -> bool:
     )
 
 
+def age_on(birth: datetime.date, day: datetime.date) -> int:
+    """Completed years between ``birth`` and ``day``."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def age_refusal(offering: Offering, person: Person, day: datetime.date) -> str:
+    """Why ``person`` is outside the ages ``offering`` serves on ``day`` ("" when inside, or when the age is
+    unknown). A date of birth known only to the month, the year or by estimate is given a year either way,
+    so only a person clearly outside the range is refused."""
+    if person.birth_date is None or (offering.min_age is None and offering.max_age is None):
+        return ""
+    age = age_on(person.birth_date, day)
+    slack = 0 if person.birth_date_precision == DatePrecision.EXACT else 1
+    too_young = offering.min_age is not None and age + slack < offering.min_age
+    too_old = offering.max_age is not None and age - slack > offering.max_age
+    if not (too_young or too_old):
+        return ""
+    return _(
+        "%(name)s is %(age)d years old; %(institution)s offers this service to people aged "
+        "%(min)s to %(max)s."
+    ) % {
+        "name": person.full_name,
+        "age": age,
+        "institution": offering.institution.name,
+        "min": offering.min_age if offering.min_age is not None else 0,
+        "max": offering.max_age if offering.max_age is not None else "…",
+    }
+
+
 def case_person_ids(case: Case) -> set[int]:
     """The case's holder and its household members (read without the office scope: members may be
     recorded by another office)."""
@@ -87,7 +124,8 @@ def referral_send(
     service (``offering``), needing ``REFER`` in the case's office.
 
     Refused (ValidationError, nothing saved) when the person is not in the case, the offering is not one
-    of the office's or is not valid today, the case is closed, or the person has not agreed to share data
+    of the office's or is not valid today, the person is clearly outside the ages the offering serves
+    (:func:`age_refusal`), the case is closed, or the person has not agreed to share data
     with institutions — unless ``override_reason`` is given by an actor with ``REFER_WITHOUT_CONSENT``.
     Audits ``REFERRAL_SEND`` (and ``REFERRAL_CONSENT_OVERRIDE`` for an override).
     """
@@ -116,6 +154,10 @@ def referral_send(
             )
         else:
             errors.add("offering", _("This service or institution is no longer in use."))
+    if "person" not in errors.errors and "offering" not in errors.errors:
+        refusal = age_refusal(offering, person, today)
+        if refusal:
+            errors.add("person", refusal)
     if case.is_closed:
         errors.add("__all__", _("This case is closed: reopen it first."))
     clean_reason = errors.check("reason", lambda: clean_text(reason, 2000)) or ""

@@ -16,6 +16,7 @@ from django.utils import translation
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.cases.models import FollowUpTask, Referral, ReferralEvent, ReferralStatus
 from rumbo.cases.services.referrals import (
+    age_on,
     referral_consent,
     referral_letter,
     referral_letter_html,
@@ -329,3 +330,66 @@ def test_letter_needs_view_case(sent):
     world, referral = sent
     with pytest.raises(PermissionDenied):
         referral_letter(actor=world.jalisco_caseworker, referral=referral)
+
+
+# --- Ages the offering serves -------------------------------------------------------------------------
+
+
+def _school_offering(world):
+    from rumbo.cases.services.directory import OfferingData, offering_create
+
+    return offering_create(
+        actor=world.admin,
+        institution=institution(world, "Escuela Primaria Benito Juárez"),
+        data=OfferingData(
+            service_id=service(world, code="school", name="Inscripción escolar").pk,
+            valid_from=datetime.date(2026, 1, 1),
+            min_age=6,
+            max_age=14,
+        ),
+    )
+
+
+def test_a_person_outside_the_ages_of_the_offering_is_refused_at_the_person(setup):
+    world, person, kid, case, _imss = setup
+    school = _school_offering(world)
+    give_consent(world.caseworker, person)
+    give_consent(world.caseworker, kid)
+    with translation.override("en"), pytest.raises(ValidationError) as exc:
+        referral_send(actor=world.caseworker, case=case, person=person, offering=school)
+    age = age_on(person.birth_date, datetime.date(2026, 3, 2))
+    assert age > 14
+    assert exc.value.message_dict == {
+        "person": [
+            f"José Hernández López is {age} years old; Escuela Primaria Benito Juárez offers this service to "
+            "people aged 6 to 14."
+        ]
+    }
+    assert not Referral._base_manager.exists()
+    # The child (born 2015-06-01: 10 years old) is within the ages.
+    referral = referral_send(actor=world.caseworker, case=case, person=kid, offering=school)
+    assert referral.person == kid
+
+
+def test_an_approximate_birth_date_is_given_a_year_either_way(setup):
+    from rumbo.people.models import DatePrecision, Person
+
+    world, _person, kid, case, _imss = setup
+    school = _school_offering(world)
+    give_consent(world.caseworker, kid)
+    # Born "in 2011" (year only: stored as 2011-01-01): 15 on the stored date, maybe 14 — not refused.
+    Person.objects.filter(pk=kid.pk).update(
+        birth_date=datetime.date(2011, 1, 1), birth_date_precision=DatePrecision.YEAR
+    )
+    kid.refresh_from_db()
+    assert referral_send(actor=world.caseworker, case=case, person=kid, offering=school)
+    # Known exactly, the same date is refused: 15 is past 14.
+    Person.objects.filter(pk=kid.pk).update(birth_date_precision=DatePrecision.EXACT)
+    kid.refresh_from_db()
+    with pytest.raises(ValidationError) as exc:
+        referral_send(actor=world.caseworker, case=case, person=kid, offering=school)
+    assert list(exc.value.message_dict) == ["person"]
+    # Unknown date of birth: nothing to check.
+    Person.objects.filter(pk=kid.pk).update(birth_date=None)
+    kid.refresh_from_db()
+    assert referral_send(actor=world.caseworker, case=case, person=kid, offering=school)
