@@ -11,8 +11,10 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 
 from rumbo.cases.models import Case, CaseNeed, Institution, Offering, ProcedureKind, Service
+from rumbo.geo.maps import MapPlace, MexicoMap, mexico_map
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require
 
@@ -85,6 +87,38 @@ def institution_queryset(
     if active is not None:
         qs = qs.filter(is_active=active)
     return qs.order_by("office__name", "name")
+
+
+#: Institutions drawn on the directory's map at most (the list below it pages through all of them).
+MAP_LIMIT = 2000
+
+
+def institutions_map(qs: QuerySet[Institution]) -> MexicoMap:
+    """The institutions of ``qs`` on a map of Mexico: at their own coordinates, else at their municipality's
+    seat (or their state's); institutions at the same place share one marker sized by their number, titled
+    with their names. The states they are in are shaded."""
+    grouped: dict[tuple[float, float], list[Institution]] = {}
+    states: set[str] = set()
+    for inst in qs[:MAP_LIMIT]:
+        area = inst.admin_area
+        lat, lon = inst.lat, inst.lon
+        if (lat is None or lon is None) and area is not None:
+            lat, lon = area.lat, area.lon
+        if area is not None:
+            state = area.parent if area.parent_id and area.level != area.Level.STATE else area
+            if state is not None and state.country == "MX":
+                states.add(state.code)
+        if lat is None or lon is None:
+            continue
+        grouped.setdefault((round(lat, 3), round(lon, 3)), []).append(inst)
+    places = []
+    for (lat, lon), here in grouped.items():
+        names = [i.name for i in here]
+        label = "; ".join(names[:8]) + (" …" if len(names) > 8 else "")
+        url = reverse("cases:directory_institution", args=[here[0].pk]) if len(here) == 1 else ""
+        kind = "" if any(i.is_active for i in here) else "inactive"
+        places.append(MapPlace(lat=lat, lon=lon, label=label, url=url, count=len(here), kind=kind))
+    return mexico_map(places, highlight=states, max_radius=16, zoom=True)
 
 
 def institution_get(user: Any, pk: int, perm: Perm = Perm.VIEW_CASE) -> Institution:

@@ -27,6 +27,7 @@ from rumbo.cases.selectors_directory import (
     institution_get,
     institution_offerings,
     institution_queryset,
+    institutions_map,
     offering_get,
     procedure_kind_get,
     procedure_kind_queryset,
@@ -105,6 +106,7 @@ def institutions(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "service_id": service_id,
             "service_choices": service_choices,
+            "map": institutions_map(qs) if page.paginator.count else None,
             "tab": "institutions",
         },
     )

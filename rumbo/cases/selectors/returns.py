@@ -7,12 +7,14 @@ receiving office needs. They are read through ``_base_manager`` with that explic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from rumbo.cases.models import ArrivalEvent, Case, ReturnEvent, ReturnPoint
+from rumbo.geo.maps import MapPlace, MexicoMap, mexico_map
 from rumbo.geo.models import AdminArea
 from rumbo.offices.permissions import Perm, has_perm, require
 from rumbo.people.models import INVERSE_RELATION, HouseholdRelation, Person, Relation
@@ -100,3 +102,22 @@ def person_casework(user: Any, person: Person) -> PersonCasework | None:
         cases=cases + member_cases,
         can_change=live and has_perm(user, Perm.CHANGE_CASE, person.office_id),
     )
+
+
+def return_points_map(points: Iterable[ReturnPoint]) -> MexicoMap:
+    """The points of return on a map of Mexico (their own coordinates, else their municipality's seat);
+    the states that hold one are shaded."""
+    places = []
+    states = set()
+    for point in points:
+        lat, lon = point.lat, point.lon
+        if (lat is None or lon is None) and point.municipality is not None:
+            lat, lon = point.municipality.lat, point.municipality.lon
+        if point.municipality is not None and point.municipality.parent is not None:
+            states.add(point.municipality.parent.code)
+        if lat is None or lon is None:
+            continue
+        kind = point.kind if point.is_active else "inactive"
+        label = f"{point.name} · {point.get_kind_display()}"
+        places.append(MapPlace(lat=lat, lon=lon, label=label, kind=kind))
+    return mexico_map(places, highlight=states, max_radius=7)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.cases.models import ArrivalEvent, Case, CaseNote, CaseStatus, ReturnEvent, ReturnPoint
 from rumbo.cases.services import attachment_add, case_set_status, case_transfer_request
+from rumbo.cases.services.returns import load_return_points
 from rumbo.cases.tests.casework_utils import make_family, open_case
 from rumbo.geo.models import AdminArea
 from rumbo.people.tests.utils import make_person
@@ -321,6 +322,20 @@ def test_points_of_return_admins_add_one(world):
     caseworker = world.client_for(world.caseworker)
     assert "Add a point of return" not in caseworker.get(url, **EN).content.decode()
     assert caseworker.post(url, {"name": "X", "kind": "airport"}, **EN).status_code == 403
+
+
+def test_points_of_return_are_drawn_on_a_map(world):
+    load_return_points(ReturnPoint, AdminArea)
+    response = world.client_for(world.caseworker).get(reverse("cases:return_points"), **EN)
+    placed = (
+        ReturnPoint.objects.exclude(lat=None).count()
+        + ReturnPoint.objects.filter(lat=None, municipality__lat__isnull=False).count()
+    )
+    assert placed >= 11
+    markers = response.context["map"].markers
+    assert len(markers) == placed
+    assert any("Tijuana" in m.place.label for m in markers)
+    assert response.content.decode().count("<circle") == placed
 
 
 def test_edit_a_case(world, objects, family):

@@ -212,3 +212,27 @@ def test_pages_are_spanish_by_default(world, s):
     c = world.client_for(world.caseworker)
     page = c.get(reverse("cases:directory_services")).content.decode()
     assert '<html lang="es">' in page
+
+
+def test_the_institutions_are_on_a_map_at_their_place_or_their_municipality(world, s):
+    morelia = AdminArea.objects.get(country="MX", level=2, code="16053")
+    institution(world, "Registro Civil Morelia", admin_area_id=morelia.pk)
+    institution(world, "DIF Morelia", admin_area_id=morelia.pk)
+    institution(world, "Albergue en Uruapan", lat=19.4167, lon=-102.05)
+    institution(world, "Sin lugar")
+    response = client(world, "caseworker").get(reverse("cases:directory_institutions"))
+    the_map = response.context["map"]
+    labels = sorted(m.place.label for m in the_map.markers)
+    assert labels == ["Albergue en Uruapan", "DIF Morelia; Registro Civil Morelia"]
+    shared = next(m for m in the_map.markers if m.place.count == 2)
+    assert shared.place.url == ""  # two institutions: the list below tells them apart
+    alone = next(m for m in the_map.markers if m.place.count == 1)
+    assert alone.place.url == reverse(
+        "cases:directory_institution", args=[Institution.objects.get(name="Albergue en Uruapan").pk]
+    )
+    assert "16" in the_map.highlight
+    page = response.content.decode()
+    assert page.count("<circle") == 2 and "<title>DIF Morelia; Registro Civil Morelia</title>" in page
+    # Another office's directory draws no map of Michoacán's institutions.
+    other = client(world, "jalisco_caseworker").get(reverse("cases:directory_institutions"))
+    assert other.context["map"] is None and "<svg" not in other.content.decode()

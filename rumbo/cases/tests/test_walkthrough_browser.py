@@ -58,8 +58,13 @@ def _register(page, base: str, given: str, sex: str, born: str, phone: str = "")
 
 
 def test_returnee_with_two_children_referred_to_the_imss(
-    live_server, page, world, password, settings, tmp_path
-):  # noqa: F811
+    live_server,
+    page,  # noqa: F811
+    world,
+    password,
+    settings,
+    tmp_path,
+):
     settings.DATA_DIR = tmp_path
     load_return_points(ReturnPoint, AdminArea)  # a transactional test starts from emptied tables
     directory_seed(office=world.michoacan, demo=True)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from rumbo.cases.forms import ArrivalForm, ReturnForm, ReturnPointForm, add_service_errors
 from rumbo.cases.selectors import return_points
+from rumbo.cases.selectors.returns import return_points_map
 from rumbo.cases.services import arrival_record, return_point_add, return_record
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, offices_with_perm, require, require_any
@@ -122,8 +123,9 @@ def return_points_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Point of return added."))
                 return redirect("cases:return_points")
+    points = list(return_points(include_inactive=True))
     return render(
         request,
         "cases/return_points.html",
-        {"points": return_points(include_inactive=True), "form": form},
+        {"points": points, "map": return_points_map(points), "form": form},
     )
