@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.cases.models import Attachment, Case
+from rumbo.lib.validation import FieldErrors, clean_text
 from rumbo.offices.permissions import Perm, require
-from rumbo.people.services._common import FieldErrors, clean_text
 
 #: Largest file accepted (bytes); ``RUMBO_ATTACHMENT_MAX_BYTES`` in the settings changes it.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024

@@ -25,9 +25,9 @@ from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record, diff, snapshot
 from rumbo.cases.models import Institution, Need, Offering, ProcedureKind, Service, ServiceCategory
 from rumbo.geo.models import AdminArea
+from rumbo.lib.validation import FieldErrors, clean_text, valid_choice
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
-from rumbo.people.services._common import FieldErrors, clean_text, valid_choice
 from rumbo.people.validators import normalize_phone
 
 SERVICE_FIELDS = ("code", "name", "category", "need", "description", "is_active")

@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record, diff, snapshot
 from rumbo.cases.models import Case, Procedure, ProcedureKind, ProcedureStep
+from rumbo.lib.validation import FieldErrors, clean_text
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
-from rumbo.people.services._common import FieldErrors, clean_text
 
 MAX_STEPS = 40
 MAX_STEP_DAYS = 3650

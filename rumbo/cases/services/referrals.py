@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.cases.models import Case, Offering, Referral, ReferralEvent, ReferralStatus
+from rumbo.lib.validation import FieldErrors, clean_text
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, require
 from rumbo.people.models import (
@@ -35,7 +36,6 @@ from rumbo.people.models import (
     Person,
     Phone,
 )
-from rumbo.people.services._common import FieldErrors, clean_text
 
 #: Where each status may go next. Terminal statuses (delivered, rejected, no-show, cancelled) go nowhere.
 TRANSITIONS: dict[str, frozenset[str]] = {

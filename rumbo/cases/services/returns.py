@@ -31,10 +31,11 @@ from rumbo.cases.models import (
     ReturnPoint,
 )
 from rumbo.geo.models import AdminArea
+from rumbo.lib.validation import FieldErrors, clean_text, valid_choice
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, offices_with_perm, require
 from rumbo.people.models import HouseholdRelation, Person
-from rumbo.people.services._common import FieldErrors, clean_text, require_live, valid_choice
+from rumbo.people.services._common import require_live
 from rumbo.people.validators import validate_country, validate_inm_constancia
 
 #: The earliest date of return or entry accepted (an older date is almost surely a typing error).

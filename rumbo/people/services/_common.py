@@ -1,19 +1,18 @@
-"""Shared helpers of the people services: error collection, text cleaning, guards."""
+"""Shared helpers of the people services: names, places, guards (and, re-exported from
+``rumbo.lib.validation``, the error collection and text cleaning every app uses)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
-from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from rumbo.geo.models import AdminArea
+from rumbo.lib.validation import SPACES, FieldErrors, clean_text, valid_choice
 from rumbo.people.models import (
     Person,
 )
@@ -22,6 +21,20 @@ from rumbo.people.models import (
 ANONYMISED_NAME = "[anonymised]"
 #: What the anonymisation audit event shows instead of the removed values.
 REMOVED = "[removed]"
+
+__all__ = [
+    "ANONYMISED_NAME",
+    "PERSON_FIELDS",
+    "REMOVED",
+    "SPACES",
+    "FieldErrors",
+    "admin_area",
+    "area_cache",
+    "clean_name",
+    "clean_text",
+    "require_live",
+    "valid_choice",
+]
 
 PERSON_FIELDS = (
     "given_names",
@@ -36,43 +49,10 @@ PERSON_FIELDS = (
     "preferred_language",
 )
 
-SPACES = re.compile(r"\s+")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 
 
-# --- Validation ---------------------------------------------------------------------------------------
-
-
-class FieldErrors:
-    """Collects field errors so one ValidationError reports every bad field at once."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[Any]] = {}
-
-    def add(self, key: str, message: Any) -> None:
-        self.errors.setdefault(key, []).append(message)
-
-    def check(self, key: str, func: Callable[[], Any]) -> Any:
-        """Run ``func``; on ValidationError record its messages under ``key`` and return None."""
-        try:
-            return func()
-        except ValidationError as exc:
-            for message in exc.messages:
-                self.add(key, message)
-            return None
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
-
-
-def clean_text(value: str | None, max_length: int) -> str:
-    text = SPACES.sub(" ", str(value or "")).strip()
-    if len(text) > max_length:
-        raise ValidationError(
-            _("Write at most %(max)d characters."), code="max_length", params={"max": max_length}
-        )
-    return text
+# --- Validation (shared by every app: ``rumbo.lib.validation``) ---------------------------------------
 
 
 def clean_name(value: str | None, *, required: bool) -> str:
@@ -82,17 +62,6 @@ def clean_name(value: str | None, *, required: bool) -> str:
     if text and not _HAS_LETTER.search(text):
         raise ValidationError(_("A name must contain letters."), code="name_letters")
     return text
-
-
-@cache
-def _choice_values(choices: type[models.TextChoices]) -> frozenset[str]:
-    return frozenset(choices.values)  # ``.values`` builds a new list on every access
-
-
-def valid_choice(value: str, choices: type[models.TextChoices], message: Any) -> str:
-    if value not in _choice_values(choices):
-        raise ValidationError(message, code="invalid_choice")
-    return value
 
 
 # Inside ``area_cache()`` each area is looked up once: bulk validation (imports) checks the same few
