@@ -20,7 +20,7 @@ page, ``--warmup`` requests then ``--requests`` measured ones:
 
 * dashboard of OFAM Michoacán (about a quarter of the cases) for this month (the default), this quarter and
   this year, as its caseworker;
-* dashboard of all offices (this month) as the CONOFAM coordinator;
+* dashboard of all offices (this month, the default, and this year) as the CONOFAM coordinator;
 * case list: first page; filtered by status and need; "assigned to me" and status; page 5.
 
 Milliseconds per request: p50, p95, p99, max. The machine (nproc, CPU, RAM, load average before and after)
@@ -263,6 +263,7 @@ def pages() -> list[tuple[str, str, str, dict[str, str]]]:
         ("dashboard · Michoacán · this quarter", caseworker, "cases:dashboard", {"period": "quarter"}),
         ("dashboard · Michoacán · this year", caseworker, "cases:dashboard", {"period": "year"}),
         ("dashboard · all offices · this month", coordinator, "cases:dashboard", {}),
+        ("dashboard · all offices · this year", coordinator, "cases:dashboard", {"period": "year"}),
         ("case list · first page", caseworker, "cases:list", {}),
         ("case list · open, need health", caseworker, "cases:list", {"status": "open", "need": "health"}),
         ("case list · mine, in follow-up", caseworker, "cases:list", {"mine": "on", "status": "follow_up"}),

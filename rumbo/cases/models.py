@@ -133,7 +133,9 @@ class ReturnEvent(models.Model):
         verbose_name_plural = _("returns")
         ordering = ["-returned_on", "-id"]
         indexes = [
-            models.Index(fields=["office", "returned_on"], name="cases_return_office_date"),
+            # The point is in the index so that the dashboard's count of returns by point of return
+            # over a period reads the index alone (41,000 returns in a year of one office).
+            models.Index(fields=["office", "returned_on", "point"], name="cases_return_office_point"),
             models.Index(fields=["point", "returned_on"], name="cases_return_point"),
         ]
 
@@ -312,18 +314,35 @@ class Case(models.Model):
 
 
 class CaseNeed(models.Model):
-    """A need found at intake (or later), with a note."""
+    """A need found at intake (or later), with a note.
+
+    ``office`` and ``opened_at`` are copies of the case's, kept equal to them by the services that write
+    cases (opening, changing the needs, transfers): the dashboard counts the needs of the cases opened in
+    a period over one range of the (office, need, opened_at) index per need, instead of looking up the needs
+    of each of the period's cases (65,000 needs in a year of one office)."""
 
     case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="needs")
     need = models.CharField(_("need"), max_length=16, choices=Need.choices)
     note = models.CharField(_("note"), max_length=300, blank=True)
     met_at = models.DateTimeField(_("met"), null=True, blank=True)
+    office = models.ForeignKey(
+        "offices.Office",
+        verbose_name=_("office"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # the (office, need, opened_at) index serves it
+        editable=False,
+    )
+    opened_at = models.DateTimeField(_("case opened"), editable=False)
 
     class Meta:
         verbose_name = _("need")
         verbose_name_plural = _("needs")
         constraints = [models.UniqueConstraint(fields=["case", "need"], name="cases_need_unique")]
-        indexes = [models.Index(fields=["need"], name="cases_need_need")]
+        indexes = [
+            models.Index(fields=["need"], name="cases_need_need"),
+            models.Index(fields=["office", "need", "opened_at"], name="cases_need_office_need"),
+        ]
 
     def __str__(self) -> str:
         return self.get_need_display()
@@ -617,7 +636,11 @@ class Referral(models.Model):
         verbose_name_plural = _("referrals")
         ordering = ["-sent_at", "-id"]
         indexes = [
-            models.Index(fields=["office", "status", "sent_at"], name="cases_referral_office_status"),
+            # The offering is in the index so that the dashboard's count of a period's referrals by status
+            # and offering reads the index alone; lists by status use its first columns.
+            models.Index(
+                fields=["office", "status", "sent_at", "offering"], name="cases_referral_office_offering"
+            ),
             models.Index(fields=["offering", "status"], name="cases_referral_offering"),
         ]
 

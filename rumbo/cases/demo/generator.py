@@ -102,7 +102,7 @@ CASE_COLUMNS = (
     "summary", "assigned_to_id", "status", "status_reason", "opened_at", "closed_at", "updated_at",
     "created_by_id",
 )
-NEED_COLUMNS = ("case_id", "need", "note", "met_at")
+NEED_COLUMNS = ("case_id", "need", "note", "met_at", "office_id", "opened_at")  # the case's, copied
 STATUS_COLUMNS = ("case_id", "office_id", "from_status", "to_status", "reason", "at", "by_id")
 CONSENT_COLUMNS = (
     "id", "person_id", "purpose", "status", "method", "given_by", "text_version", "text_sha256",
@@ -347,7 +347,7 @@ class CaseGenerator:
             if delivered is not None:
                 met[need] = delivered
         for need in chosen:
-            out.needs.append((case_id, need, "", dt(met.get(need))))
+            out.needs.append((case_id, need, "", dt(met.get(need)), office_id, stamp))
         # The default follow-ups. Closing the case closed those still open (``tasks_close_for_case``).
         self.closing = closed_at
         for months in self.default_months:

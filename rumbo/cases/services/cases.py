@@ -207,7 +207,7 @@ def case_open(
             },
         )
         case.members.set(chosen)
-        CaseNeed.objects.bulk_create([CaseNeed(case=case, need=n, note=t) for n, t in clean_needs.items()])
+        CaseNeed.objects.bulk_create([_need(case, n, t) for n, t in clean_needs.items()])
         CaseStatusChange.objects.create(
             case=case, office=office, from_status="", to_status=CaseStatus.OPEN, by=_user(actor)
         )
@@ -226,6 +226,12 @@ def case_open(
         )
         _schedule_followups(actor, case)
     return case
+
+
+def _need(case: Case, need: str, note: str) -> CaseNeed:
+    """A need of ``case``, with the copies of the case's office and opening time that the dashboard counts
+    by (see :class:`CaseNeed`)."""
+    return CaseNeed(case=case, need=need, note=note, office_id=case.office_id, opened_at=case.opened_at)
 
 
 def _create_numbered(*, office: Office, year: int, fields: dict[str, Any], attempts: int = 5) -> Case:
@@ -314,7 +320,17 @@ def case_update(
                 changes["needs"] = {"old": sorted(old), "new": sorted(clean_needs)}
             CaseNeed.objects.filter(case=locked).exclude(need__in=list(clean_needs)).delete()
             for need, note in clean_needs.items():
-                CaseNeed.objects.update_or_create(case=locked, need=need, defaults={"note": note})
+                # A new need carries the case's office and opening time (the dashboard counts by them).
+                CaseNeed.objects.update_or_create(
+                    case=locked,
+                    need=need,
+                    defaults={"note": note},
+                    create_defaults={
+                        "note": note,
+                        "office_id": locked.office_id,
+                        "opened_at": locked.opened_at,
+                    },
+                )
         if chosen is not None:
             old_members = sorted(locked.members.values_list("pk", flat=True))
             new_members = sorted(p.pk for p in chosen)

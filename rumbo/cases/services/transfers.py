@@ -19,7 +19,7 @@ from django_scopes import scopes_disabled
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
-from rumbo.cases.models import Case, CaseAccess, CaseStatus, CaseTransfer, FollowUpTask
+from rumbo.cases.models import Case, CaseAccess, CaseNeed, CaseStatus, CaseTransfer, FollowUpTask
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
 from rumbo.people.models import Person
@@ -180,6 +180,8 @@ def case_transfer_decide(*, actor: Any, transfer: CaseTransfer, accept: bool, no
             FollowUpTask._base_manager.filter(
                 case=case, office_id=locked.from_office_id, done_at__isnull=True
             ).update(office=locked.to_office, assigned_to=None)
+            # The needs' copy of the case's office (the dashboard counts needs by it).
+            CaseNeed.objects.filter(case=case).update(office=locked.to_office)
             CaseAccess.objects.update_or_create(
                 case=case, office_id=locked.from_office_id, defaults={"transfer": locked}
             )

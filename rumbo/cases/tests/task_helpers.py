@@ -67,7 +67,7 @@ def case(
         Case.objects.filter(pk=obj.pk).update(opened_at=opened_at)
         obj.refresh_from_db()
     for need in needs:
-        CaseNeed.objects.create(case=obj, need=need)
+        CaseNeed.objects.create(case=obj, need=need, office=office, opened_at=obj.opened_at)
     return obj
 
 

@@ -142,7 +142,7 @@ def test_a_custom_period(world, figures):
 
 
 def test_the_figures_take_few_queries_whatever_the_data(world, figures, django_assert_num_queries):
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         _board(world, world.caseworker, {world.michoacan.pk}, start=date(2025, 1, 1))
 
 
@@ -266,3 +266,20 @@ def test_the_page_takes_a_bounded_number_of_queries(world, figures, django_asser
         client.get(reverse("cases:dashboard"))
         with django_assert_max_num_queries(16):
             client.get(reverse("cases:dashboard"), {"period": "year"})
+
+
+def test_the_trend_counted_per_range_equals_the_grouped_count(world, figures, monkeypatch):
+    """SQLite counts the trend with one COUNT per status and slice; beyond SQLITE_MAX_TERMS parts (and on
+    PostgreSQL) with one GROUP BY. Both give the same figures."""
+    from rumbo.cases import selectors_dashboard
+
+    periods = [(date(2026, 3, 1), date(2026, 3, 18)), (date(2026, 1, 1), date(2026, 3, 18))]
+    periods.append((date(2025, 1, 1), date(2026, 3, 18)))
+    first = [_board(world, world.coordinator, {world.michoacan.pk, world.jalisco.pk}, *p) for p in periods]
+    monkeypatch.setattr(selectors_dashboard, "SQLITE_MAX_TERMS", 0)
+    again = [_board(world, world.coordinator, {world.michoacan.pk, world.jalisco.pk}, *p) for p in periods]
+    for one, other in zip(first, again, strict=True):
+        assert one.trend == other.trend and one.trend_unit == other.trend_unit
+        assert one.opened_by_status == other.opened_by_status
+        assert one.opened_in_period == other.opened_in_period
+    assert first[0].opened_in_period == 4 and sum(b.count for b in first[2].trend) == 5
