@@ -38,6 +38,7 @@ from rumbo.cases.models import (
     ReturnEvent,
     ReturnPoint,
 )
+from rumbo.geo.maps import MapPlace
 from rumbo.offices.permissions import Perm, offices_with_perm
 
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.FOLLOW_UP, CaseStatus.REOPENED)
@@ -83,6 +84,9 @@ class Dashboard:
     cases_with_needs: int = 0
     returns_total: int = 0
     returns_by_point: list[Row] = field(default_factory=list)
+    #: Every point of return of the period that has coordinates (its own, else its municipality's seat),
+    #: with its count: the dashboard's map.
+    return_places: list[MapPlace] = field(default_factory=list)
     trend: list[Bucket] = field(default_factory=list)
     trend_unit: str = "day"
 
@@ -240,7 +244,17 @@ def dashboard_figures(
     )
     board.returns_total = sum(points.values())
     found = [point for point in points if point is not None]
-    names = dict(ReturnPoint._base_manager.filter(pk__in=found).values_list("pk", "name"))
+    names: dict[int, str] = {}
+    for pk, name, lat, lon, area_lat, area_lon in ReturnPoint._base_manager.filter(pk__in=found).values_list(
+        "pk", "name", "lat", "lon", "municipality__lat", "municipality__lon"
+    ):
+        names[pk] = name
+        if lat is None or lon is None:
+            lat, lon = area_lat, area_lon
+        if lat is not None and lon is not None:
+            board.return_places.append(
+                MapPlace(lat=lat, lon=lon, label=f"{name}: {points[pk]}", count=points[pk])
+            )
     named: dict[str, int] = {}
     for point_id, n in points.items():
         key = names.get(point_id, "") if point_id is not None else ""

@@ -32,6 +32,7 @@ from rumbo.cases.forms_tasks import PERIOD_CHOICES, DashboardFilterForm
 from rumbo.cases.selectors_dashboard import Bucket, Row, dashboard_figures, dashboard_offices
 from rumbo.cases.services.tasks import office_today, office_zone
 from rumbo.cases.views_tasks import choose_office
+from rumbo.geo.maps import mexico_map
 from rumbo.offices.permissions import Perm, has_perm, offices_with_perm
 
 CHART_WIDTH = 400  # SVG user units; the chart is scaled to its card, the text with it
@@ -241,6 +242,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "needs": bar_chart(board.needs),
             "points": bar_chart(board.returns_by_point),
         },
+        "returns_map": mexico_map(board.return_places, max_radius=18) if board.return_places else None,
         "delivered_percent": (
             round(board.delivered_share * 100) if board.delivered_share is not None else None
         ),

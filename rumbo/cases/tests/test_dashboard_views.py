@@ -219,6 +219,28 @@ def test_the_page_shows_the_figures_with_charts_and_tables(world, figures):
     assert reverse("cases:task_overdue") in html  # the overdue figure links to the list
 
 
+def test_returns_are_drawn_on_a_map_at_their_point_of_return(world, figures):
+    """Points with coordinates are placed (their own, else their municipality's seat); a point with neither
+    is only in the table below the map."""
+    from rumbo.cases.models import ReturnPoint
+    from rumbo.geo.models import AdminArea
+
+    ReturnPoint.objects.filter(name="Tijuana (test)").update(lat=32.53, lon=-117.02)
+    nogales_muni = AdminArea.objects.get(country="MX", level=2, code="26043")
+    ReturnPoint.objects.filter(name="Nogales (test)").update(municipality=nogales_muni)
+    with time_machine.travel(NOW, tick=False):
+        response = _client(world, world.caseworker).get(reverse("cases:dashboard"))
+    markers = {m.place.label: m for m in response.context["returns_map"].markers}
+    assert set(markers) == {"Tijuana (test): 2", "Nogales (test): 1"}
+    assert markers["Tijuana (test): 2"].r > markers["Nogales (test): 1"].r
+    assert response.content.decode().count("<circle") == 2
+    # Without any placed point there is no map, only the table.
+    ReturnPoint.objects.update(lat=None, lon=None, municipality=None)
+    with time_machine.travel(NOW, tick=False):
+        response = _client(world, world.caseworker).get(reverse("cases:dashboard"))
+    assert response.context["returns_map"] is None
+
+
 def test_the_coordinator_sees_the_sum_of_the_offices_without_personal_data(world, figures):
     with time_machine.travel(NOW, tick=False):
         response = _client(world, world.coordinator).get(reverse("cases:dashboard"))
