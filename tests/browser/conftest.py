@@ -56,3 +56,14 @@ def settle(page: object) -> None:
     still be answering a request the page made after it loaded (a fragment, the favicon), and on SQLite its
     writes would race the test's reads."""
     page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+
+
+def screenshot(page: object, name: str) -> None:
+    """Keep a full-page screenshot ``<name>.png`` in ``$RUMBO_SCREENSHOTS`` when that is set (to look at the
+    pages a browser test walked through); otherwise nothing."""
+    from pathlib import Path
+
+    folder = os.environ.get("RUMBO_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]

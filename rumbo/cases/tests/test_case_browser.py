@@ -6,9 +6,6 @@ Set ``RUMBO_SCREENSHOTS=/some/folder`` to keep a screenshot of each page."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
@@ -17,16 +14,9 @@ from rumbo.cases.models import Case, ReturnEvent, ReturnPoint
 from rumbo.cases.services.returns import load_return_points
 from rumbo.cases.tests.casework_utils import make_family
 from rumbo.geo.models import AdminArea
-from tests.browser.conftest import browser, page  # noqa: F401  (Playwright fixtures)
+from tests.browser.conftest import browser, page, screenshot  # noqa: F401  (Playwright fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _shot(page, name: str) -> None:  # noqa: F811
-    folder = os.environ.get("RUMBO_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def test_return_and_case_for_a_family(live_server, page, world, settings, tmp_path):  # noqa: F811
@@ -48,12 +38,12 @@ def test_return_and_case_for_a_family(live_server, page, world, settings, tmp_pa
     page.fill("input[name=months_abroad]", "150")
     for child in family.children:
         page.check(f"input[name=companions][value='{child.pk}']")
-    _shot(page, "1-return-form")
+    screenshot(page, "1-return-form")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/people/{family.parent.pk}/")
     event = ReturnEvent.objects.get()
     assert event.companions.count() == 2
-    _shot(page, "2-person-page")
+    screenshot(page, "2-person-page")
 
     page.click(f"a[href='/cases/open/{family.parent.pk}/']")
     for child in family.children:
@@ -62,7 +52,7 @@ def test_return_and_case_for_a_family(live_server, page, world, settings, tmp_pa
     page.fill("input[name=need_health_note]", "Afiliación al IMSS")
     page.fill("input[name=need_schooling_note]", "Inscripción de Mateo y Sofía")
     page.select_option("select[name=priority]", "high")
-    _shot(page, "3-case-form")
+    screenshot(page, "3-case-form")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/cases/*/")
     case = Case.objects.get()
@@ -81,8 +71,8 @@ def test_return_and_case_for_a_family(live_server, page, world, settings, tmp_pa
     assert case.number in text
     assert "Afiliación al IMSS" in text and "Mateo" in text and "Sofía" in text
     assert "Primera entrevista" in text and "acta.pdf" in text
-    _shot(page, "4-case-page")
+    screenshot(page, "4-case-page")
 
     page.goto(f"{live_server.url}/cases/?need=schooling")
     assert case.number in page.locator("main").inner_text()
-    _shot(page, "5-case-list")
+    screenshot(page, "5-case-list")

@@ -11,10 +11,8 @@ Set ``RUMBO_SCREENSHOTS=/some/folder`` to keep a screenshot of each step."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +23,9 @@ from rumbo.cases.services.returns import load_return_points
 from rumbo.cases.services.tasks import add_months, local_date
 from rumbo.geo.models import AdminArea
 from rumbo.people.models import ConsentPurpose, ConsentRecord, HouseholdRelation, Person
-from tests.browser.conftest import browser, page, settle  # noqa: F401  (Playwright fixtures)
+from tests.browser.conftest import browser, page, screenshot, settle  # noqa: F401  (Playwright fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _shot(page, name: str) -> None:  # noqa: F811
-    folder = os.environ.get("RUMBO_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"walk-{name}.png"), full_page=True)
 
 
 def _register(page, base: str, given: str, sex: str, born: str, phone: str = "") -> Person:  # noqa: F811
@@ -80,7 +71,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
 
     # Register the returnee and the two children.
     father = _register(page, base, "Juan Carlos", "M", "1984-06-02", phone="443 555 0101")
-    _shot(page, "1-returnee")
+    screenshot(page, "walk-1-returnee")
     mateo = _register(page, base, "Mateo", "M", "2015-09-10")
     sofia = _register(page, base, "Sofía", "F", "2018-01-22")
     assert {p.office_id for p in (father, mateo, sofia)} == {world.michoacan.pk}
@@ -99,7 +90,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
         (mateo.pk, "parent"),
         (sofia.pk, "parent"),
     }
-    _shot(page, "2-household")
+    screenshot(page, "walk-2-household")
 
     # Record the return: deported through Tijuana from California, with both children.
     page.goto(f"{base}/people/{father.pk}/")
@@ -112,7 +103,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
     page.fill("input[name=months_abroad]", "96")
     for child in (mateo, sofia):
         page.check(f"input[name=companions][value='{child.pk}']")
-    _shot(page, "3-return")
+    screenshot(page, "walk-3-return")
     page.get_by_role("button", name="Registrar el retorno").click()
     page.wait_for_url(f"{base}/people/{father.pk}/")
     event = ReturnEvent.objects.get(person=father)
@@ -135,7 +126,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
         page.check(f"input[name=members][value='{child.pk}']")
     page.check("input[name=need_health]")
     page.fill("input[name=need_health_note]", "Afiliación al IMSS de la familia")
-    _shot(page, "4-case-form")
+    screenshot(page, "walk-4-case-form")
     page.get_by_role("button", name="Abrir el caso").click()
     page.wait_for_url(re.compile(r"/cases/\d+/$"))
     case = Case.objects.get(person=father)
@@ -151,7 +142,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
     page.select_option("select[name=person]", str(father.pk))
     page.select_option("select[name=offering]", imss)
     page.fill("textarea[name=reason]", "Afiliación al seguro de salud para él y sus dos hijos.")
-    _shot(page, "5-referral")
+    screenshot(page, "walk-5-referral")
     page.get_by_role("button", name="Enviar la canalización").click()
     page.wait_for_load_state()
     referral = Referral.objects.get(case=case)
@@ -171,7 +162,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
     page.wait_for_url(re.compile(rf"/referrals/{referral.pk}/"))
     page.goto(f"{base}/cases/referrals/{referral.pk}/")
     assert "Servicio prestado" in page.inner_text("main")
-    _shot(page, "6-delivered")
+    screenshot(page, "walk-6-delivered")
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.DELIVERED and referral.delivered_at is not None
 
@@ -187,7 +178,7 @@ def test_returnee_with_two_children_referred_to_the_imss(
     page.goto(f"{base}/cases/tasks/")
     mine = page.locator("main").inner_text()
     assert task.title in mine and shown in mine, mine
-    _shot(page, "7-my-tasks")
+    screenshot(page, "walk-7-my-tasks")
     assert due > date.today()
 
     settle(page)  # the last page's requests are over before the audit trail is read
