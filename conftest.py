@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -84,3 +87,71 @@ def world(db: None) -> World:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+# --- The live server of the browser and gateway tests ----------------------------------------------------
+
+
+class _LateRequests:
+    """Makes pytest-django's live server end cleanly when a request outlives a test.
+
+    Django's server threads are daemons, not joined when the server stops, and a request thread waiting on a
+    keep-alive connection (smsbox keeps its HTTP connection to Rumbo's webhook open; so may a browser) ends
+    only when that client disconnects, after the session-scoped server stopped. It then closed "its"
+    database connections:
+
+    - on SQLite the tests' database lives in memory, so pytest-django hands the server the test process's
+      own connection, shareable only while the server runs. Closing it afterwards raised "DatabaseWrapper
+      objects created in a thread can only be used in that same thread" in that thread, reported by pytest
+      as an unhandled-thread warning at the teardown of whichever test ran last (e.g. the outbox
+      writer-thread test), and easily blamed on it. Closing a shared in-memory connection does nothing
+      anyway (Django ignores it), so the request threads skip it; their own connections are still closed.
+    - on PostgreSQL the thread's own connection stayed open until the client left, and dropping the test
+      database failed ("is being accessed by other users").
+
+    ``finish()``, at the end of the session, before the server stops: ends the open keep-alive connections
+    (as a client would) and waits for their threads, which close their connections while that is allowed.
+    """
+
+    def __init__(self, server: Any) -> None:
+        from django.db import connections
+
+        httpd = server.thread.httpd
+        self.lock = threading.Lock()
+        self.active: dict[int, tuple[socket.socket, threading.Thread]] = {}
+        shared: dict[str, Any] = dict(httpd.connections_override or {})
+        serve = httpd.process_request_thread
+
+        def process_request_thread(request: socket.socket, client_address: Any) -> None:
+            with self.lock:
+                self.active[id(request)] = (request, threading.current_thread())
+            try:
+                serve(request, client_address)
+            finally:
+                with self.lock:
+                    self.active.pop(id(request), None)
+
+        def close_own_connections() -> None:
+            for conn in connections.all(initialized_only=True):
+                if shared.get(conn.alias) is not conn:
+                    conn.close()
+
+        httpd.process_request_thread = process_request_thread
+        httpd._close_connections = close_own_connections
+
+    def finish(self, timeout: float = 10.0) -> None:
+        with self.lock:
+            pending = list(self.active.values())
+        for request, _thread in pending:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
+        for _request, thread in pending:
+            thread.join(timeout)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server: Any) -> Iterator[Any]:
+    """pytest-django's live server (the same one), ending cleanly when a request outlives a test."""
+    late = _LateRequests(live_server)
+    yield live_server
+    late.finish()

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,14 @@ class Deployment:
         return result
 
     # --- workers ---------------------------------------------------------------------------------------
-    def start_worker(self, name: str = "worker", **extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str = "worker", *, args: Sequence[str] = (), **extra: str
+    ) -> subprocess.Popen[bytes]:
+        """``rumbo worker`` (either task backend: they take the same options) with extra ``args``, its output
+        in ``<workdir>/<name>.log``; ``extra``: environment variables."""
         log = (self.workdir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rumbo", "worker", "--interval", "0.1", "--no-startup-delay"],
+        process = subprocess.Popen(  # noqa: S603 - our own command; ``args`` come from the caller's code
+            [sys.executable, "-m", "rumbo", "worker", "--interval", "0.1", "--no-startup-delay", *args],
             env=self.env(**extra),
             cwd=ROOT,
             stdout=log,

@@ -43,10 +43,15 @@ def setup_django() -> None:
 
 
 def make_persons(
-    office_id: int, count: int, email_share: float, batch: int = 20_000, phone_prefix: str = "+52443"
+    office_id: int,
+    count: int,
+    email_share: float,
+    batch: int = 20_000,
+    phone_prefix: str = "+52443",
+    email_prefix: str = "p",
 ) -> int:
     """``count`` persons of the office, in bulk: phone only (``phone_prefix`` and 7 digits from the person id)
-    or email only (every ``1/email_share``-th)."""
+    or email only (every ``1/email_share``-th, ``<email_prefix><id>@example.org``)."""
     from django.db import transaction
     from django.utils import timezone
 
@@ -77,7 +82,7 @@ def make_persons(
             phones = []
             for offset, pid in enumerate(ids):
                 n = done + offset
-                email = f"p{pid}@example.org" if every and n % every == every - 1 else ""
+                email = f"{email_prefix}{pid}@example.org" if every and n % every == every - 1 else ""
                 language = "eng" if n % 10 == 9 else "spa"
                 persons.append(
                     (pid, office_id, GIVEN[n % 10], SURNAMES[n % 8], "", email, language, now, now)
@@ -157,7 +162,13 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
         )
         started = time.perf_counter()
         persons = (
-            make_persons(office.pk, args.persons, args.email_share, phone_prefix=args.phone_prefix)
+            make_persons(
+                office.pk,
+                args.persons,
+                args.email_share,
+                phone_prefix=args.phone_prefix,
+                email_prefix=args.email_prefix,
+            )
             if args.persons
             else 0
         )
@@ -225,6 +236,11 @@ def main() -> None:
     p.add_argument("--persons", type=int, default=10_000)
     p.add_argument("--email-share", type=float, default=0.5)
     p.add_argument("--phone-prefix", default="+52443", help="Country code and area code of the phones")
+    p.add_argument(
+        "--email-prefix",
+        default="p",
+        help="Local part before the person id (the SMTP peer refuses bounce…, tempfail…, flaky… once)",
+    )
     p.add_argument("--smtp", default="", help="host:port of the SMTP server")
     p.add_argument("--kannel", default="", help="smsbox URL, e.g. http://127.0.0.1:13013")
     p.add_argument("--kannel-user", default="rumbo")

@@ -55,6 +55,7 @@ class Action(models.TextChoices):
     CHANNEL_PAUSE = "messaging.channel_pause", _("Messaging channel paused")
     CHANNEL_RESUME = "messaging.channel_resume", _("Messaging channel resumed")
     TEMPLATE_SAVE = "messaging.template_save", _("Message template saved")
+    CAMPAIGN_CREATE = "messaging.campaign_create", _("Campaign created")
     MESSAGES_QUEUE = "messaging.queue", _("Messages queued")
     MESSAGES_VIEW = "messaging.view", _("Messages or replies viewed")
     OPT_OUT = "messaging.opt_out", _("Opt-out received")

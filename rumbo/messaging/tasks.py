@@ -10,8 +10,8 @@
   flushed, a process killed between the commit and the enqueue). The sweep expires what is past its expiry
   and, per channel, enqueues a drain when a lease has run out or due messages have waited longer than the
   sweep interval with no live lease on the channel. Duplicate drains are harmless: claims are exclusive.
-  ``rumbo worker`` runs the sweep when it starts and then every ``RUMBO_MESSAGING_SWEEP_SECONDS``; ``rumbo
-  messaging_sweep`` runs it by hand.
+  ``rumbo worker`` runs the sweep when it starts and then every ``RUMBO_MESSAGING_SWEEP_SECONDS`` (see
+  :func:`sweep_in_worker`); ``rumbo messaging_sweep`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks import task
@@ -110,6 +111,25 @@ def sweep(*, grace_seconds: int | None = None) -> dict[str, Any]:
     if expired or channels:
         logger.info("messaging sweep: %s expired, drains enqueued for channels %s", expired, channels)
     return {"expired": expired, "drains": channels}
+
+
+def sweep_interval() -> float:
+    """Seconds between two sweeps of a worker (``RUMBO_MESSAGING_SWEEP_SECONDS``; 0 or less: none)."""
+    return float(getattr(settings, "RUMBO_MESSAGING_SWEEP_SECONDS", 30))
+
+
+def sweep_in_worker() -> dict[str, Any] | None:
+    """One sweep inside a long-running worker: a failure is logged, not raised (a database or Redis hiccup
+    must not end recovery for good, nor the worker), and the calling thread's database connections are
+    released afterwards as after a request (``CONN_MAX_AGE`` honoured), so a worker idle for hours holds
+    no stale connection. Returns what :func:`sweep` did, ``None`` when it failed."""
+    try:
+        return sweep()
+    except Exception:
+        logger.exception("messaging sweep failed")
+        return None
+    finally:
+        close_old_connections()
 
 
 @task(queue_name="messaging")

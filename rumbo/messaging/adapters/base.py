@@ -12,19 +12,50 @@ before ``commit()``, the gateway never got a complete message and drops it, and 
 claimable; if it dies after, the row already says "sent". A ``commit()`` returning False means another worker
 took the message over: the adapter aborts the transfer (closes the connection: SMTP or HTTP) without
 completing it.
+
+Two kinds of failure, never confused:
+
+- **retryable**: the whole gateway is out of reach (connection refused, TLS or login failure, timeout before
+  anything was sent). ``send_batch`` raises :class:`GatewayUnavailable`; every message of the batch goes back
+  to the queue with backoff, and the attempt never counts as a permanent failure. A temporary refusal of one
+  message (SMTP 4xx, throttling) is a ``SendResult`` with ``permanent=False``.
+- **permanent**: retrying cannot help (an invalid address, a number that cannot receive SMS): a
+  ``SendResult`` with ``permanent=True``; the outbox marks the message failed and tries the next channel.
+
+An adapter may keep a connection open across the messages of a batch (an SMTP session, an HTTP keep-alive
+connection). It then has a ``close()`` method, optional in the contract: the dispatcher calls it once when it
+is done with the adapter, after the last batch it sent, even when sending failed (:func:`close_adapter`).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from django.http import HttpRequest
 
+from rumbo.messaging.adapters import GatewayUnavailable
 from rumbo.messaging.models import ChannelKind
+
+__all__ = [
+    "Adapter",
+    "ClosableAdapter",
+    "CommitHook",
+    "GatewayUnavailable",  # defined in the package (the adapter modules import it from there); same class
+    "InboundEvent",
+    "InboundKind",
+    "OutboundMessage",
+    "ReceiptStatus",
+    "SendResult",
+    "WebhookRejected",
+    "close_adapter",
+]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,11 +130,31 @@ class Adapter(Protocol):
     def send_batch(self, messages: Sequence[OutboundMessage], commit: CommitHook) -> list[SendResult]:
         """Send every message, in order, calling ``commit`` once per message as described above.
 
-        Never raises for a per-message failure: returns a SendResult with ``error`` instead. Raises only
-        when the gateway cannot be reached at all (every message of the batch stays retryable).
+        Never raises for a per-message failure: returns a SendResult with ``error`` instead. Raises
+        :class:`GatewayUnavailable` only when the gateway cannot be reached at all (every message of the
+        batch stays retryable).
         """
         ...
 
     def parse_webhook(self, request: HttpRequest) -> list[InboundEvent]:
         """Check the call is authentic (raise WebhookRejected otherwise) and turn it into events."""
         ...
+
+
+@runtime_checkable
+class ClosableAdapter(Protocol):
+    """An adapter that keeps something open across a batch (a connection) and releases it in ``close()``."""
+
+    def close(self) -> None: ...
+
+
+def close_adapter(adapter: object) -> None:
+    """Call the adapter's optional ``close()``; the dispatcher does when it is done with the adapter. A
+    failure to close is logged, not raised: every message of the batch is already settled, and an error here
+    must not turn them into retries."""
+    if not isinstance(adapter, ClosableAdapter):
+        return
+    try:
+        adapter.close()
+    except Exception:
+        logger.exception("closing the %s adapter failed", type(adapter).__name__)

@@ -6,8 +6,9 @@ truth about what was accepted, even if the sending worker is killed. Count deliv
 ``deliveries(path)``.
 
 Recipients whose local part starts with ``bounce`` are refused with 550 (no such mailbox), those starting
-with ``tempfail`` with 451, and ``disconnect…`` makes the server answer 421 and close the connection, so
-tests can exercise each kind of failure.
+with ``tempfail`` with 451, those starting with ``flaky`` with 451 the first time only (accepted when
+retried), and ``disconnect…`` makes the server answer 421 and close the connection, so tests can exercise
+each kind of failure.
 
 In a test (a thread)::
 
@@ -56,7 +57,8 @@ def _message_id(content: bytes) -> str:
 
 
 class RecordingHandler:
-    """aiosmtpd handler: refuses ``bounce*``/``tempfail*`` recipients, records every accepted message."""
+    """aiosmtpd handler: refuses ``bounce*``/``tempfail*`` recipients (``flaky*`` once), records every
+    accepted message."""
 
     def __init__(self, out: Path, *, fsync: bool = False, keep_content: bool = False) -> None:
         self.out = Path(out)
@@ -65,6 +67,7 @@ class RecordingHandler:
         self._file: IO[bytes] = open(self.out, "ab")  # noqa: SIM115 - kept open for the server's life
         self._fsync = fsync
         self.accepted = 0
+        self._refused_once: set[str] = set()  # the ``flaky*`` addresses already answered 451
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -81,6 +84,9 @@ class RecordingHandler:
         if local.startswith("bounce"):
             return f"550 5.1.1 <{address}>: recipient address rejected: no such mailbox"
         if local.startswith("tempfail"):
+            return "451 4.3.0 temporary failure, try again later"
+        if local.startswith("flaky") and address.lower() not in self._refused_once:
+            self._refused_once.add(address.lower())
             return "451 4.3.0 temporary failure, try again later"
         if local.startswith("disconnect"):
             # The server goes away in the middle of a session (a restart, a crash).

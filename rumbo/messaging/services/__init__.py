@@ -2,6 +2,7 @@
 
 - ``channels``: create, update, pause, resume channels (credentials encrypted at rest);
 - ``templates``: save a template with its texts per language;
+- ``campaigns``: create a campaign (its steps are queued by ``outbox``);
 - ``outbox``: queue one message or a campaign step (rows first, then one sending task per batch);
 - ``dispatch``: what a worker does with a batch (claim, send through the adapter, settle, fall back);
 - ``inbound``: replies and delivery receipts from webhooks (matching, opt-outs).
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 from rumbo.messaging.services._common import SkipReason
+from rumbo.messaging.services.campaigns import campaign_create
 from rumbo.messaging.services.channels import (
     create_channel,
     masked_config,
@@ -27,6 +29,7 @@ __all__ = [
     "InboundResult",
     "QueueResult",
     "SkipReason",
+    "campaign_create",
     "create_channel",
     "masked_config",
     "opt_out_word",

@@ -1,12 +1,12 @@
-"""Helpers shared by the messaging services: error collection, addresses, channel order, languages."""
+"""Helpers shared by the messaging services: addresses, channel order, languages. (Field errors are
+collected with ``rumbo.lib.validation.FieldErrors``, as in every app.)"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,28 +17,6 @@ from django.utils.translation import gettext_lazy as _
 
 from rumbo.messaging.models import Channel, ChannelKind, Message
 from rumbo.people.validators import phone_can_receive_sms
-
-
-class FieldErrors:
-    """Collects field errors so one ValidationError reports every bad field at once."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[Any]] = {}
-
-    def add(self, key: str, message: Any) -> None:
-        self.errors.setdefault(key, []).append(message)
-
-    def check(self, key: str, func: Callable[[], Any]) -> Any:
-        try:
-            return func()
-        except ValidationError as exc:
-            for message in exc.messages:
-                self.add(key, message)
-            return None
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
 
 
 class SkipReason(models.TextChoices):

@@ -20,10 +20,10 @@ from django.utils.translation import gettext_lazy as _
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record, diff, snapshot
+from rumbo.lib.validation import FieldErrors
 from rumbo.messaging.adapters import config_fields
 from rumbo.messaging.crypto import decrypt_config, encrypt_config
 from rumbo.messaging.models import Channel, ChannelKind
-from rumbo.messaging.services._common import FieldErrors
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
 

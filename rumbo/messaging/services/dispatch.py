@@ -51,7 +51,13 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from rumbo.messaging.adapters import adapter_for
-from rumbo.messaging.adapters.base import Adapter, OutboundMessage, SendResult
+from rumbo.messaging.adapters.base import (
+    Adapter,
+    GatewayUnavailable,
+    OutboundMessage,
+    SendResult,
+    close_adapter,
+)
 from rumbo.messaging.crypto import decrypt_config
 from rumbo.messaging.models import Campaign, Channel, ChannelKind, Message, MessageStatus
 from rumbo.messaging.services._common import (
@@ -353,9 +359,8 @@ def send_messages(
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+        if adapter is not None:
+            close_adapter(adapter)  # the optional close() of the contract, once per call
     result.seconds = time.monotonic() - started
     return result
 
@@ -402,9 +407,12 @@ def _send_and_settle(
     commit = _Committer(owner)
     try:
         results = list(adapter.send_batch(outbound, commit))
-    except Exception as exc:  # the gateway could not be reached (or the adapter failed): all retryable
+    except GatewayUnavailable as exc:  # the gateway could not be reached: every message is retryable
         crash = exc
-        logger.warning("channel %s: sending failed: %s", channel.pk, exc)
+        logger.warning("channel %s: gateway unavailable: %s", channel.pk, exc)
+    except Exception as exc:  # an adapter that broke its contract: retryable too, but worth a traceback
+        crash = exc
+        logger.exception("channel %s: the adapter failed", channel.pk)
     finally:
         commit.finish()
     _settle(channel, claimed, results, commit.committed, owner, result, crash)

@@ -13,10 +13,10 @@ from django.utils.translation import gettext_lazy as _
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
+from rumbo.lib.validation import FieldErrors
 from rumbo.messaging.models import Template, TemplateText
 from rumbo.messaging.rendering import check_text
 from rumbo.messaging.segments import sms_segments
-from rumbo.messaging.services._common import FieldErrors
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
 from rumbo.people.validators import validate_language

@@ -138,7 +138,10 @@ def test_reply_injected_at_fakesmsc_reaches_the_person_and_campaign(world, kanne
     kannel.inject_mo("+524430000922", OUR_NUMBER, "Baja")
     opt_out = _wait(lambda: Inbound.objects.filter(kind="reply", opt_out=True).first())
     assert opt_out is not None and opt_out.person_id == other.pk and opt_out.campaign_id == first.pk
-    consent = ConsentRecord.objects.get(person=other)
+    # The webhook's request writes the reply, then the consent: the test, sharing the live server's SQLite
+    # connection, can see the first before the second is written.
+    consent = _wait(lambda: ConsentRecord.objects.filter(person=other).first())
+    assert consent is not None
     assert (consent.status, consent.text_version) == ("withdrawn", "sms-reply:BAJA")
     _drain_callbacks(kannel)
 

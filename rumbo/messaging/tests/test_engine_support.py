@@ -43,6 +43,9 @@ class FakeGateway:
     permanent: set[str] = field(default_factory=set)  # addresses refused for good
     refuse_after_commit: set[str] = field(default_factory=set)  # whole message received, then refused
     down: bool = False
+    crash: BaseException | None = None  # raised by send_batch (an adapter breaking the contract)
+    closes: int = 0  # how many times the dispatcher called the adapter's close()
+    close_error: BaseException | None = None  # raised by close()
     # Called after commit() returned True, before the last piece: lets a test "kill" the worker there.
     after_commit: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +73,8 @@ class FakeAdapter:
     def send_batch(self, messages: Sequence[OutboundMessage], commit: CommitHook) -> list[SendResult]:
         if GATEWAY.down:
             raise GatewayUnavailable("connection refused (fake gateway down)")
+        if GATEWAY.crash is not None:
+            raise GATEWAY.crash
         results: list[SendResult] = []
         for message in messages:
             if message.to in GATEWAY.temporary:
@@ -102,6 +107,11 @@ class FakeAdapter:
                 GATEWAY.accepted.append(message)
             results.append(SendResult(message.message_id, committed=True, provider_id=provider_id))
         return results
+
+    def close(self) -> None:
+        GATEWAY.closes += 1
+        if GATEWAY.close_error is not None:
+            raise GATEWAY.close_error
 
     def parse_webhook(self, request: HttpRequest) -> list[InboundEvent]:
         """JSON body ``{"token": …, "events": [{"kind": "reply", "sender": …, "body": …}, …]}``."""

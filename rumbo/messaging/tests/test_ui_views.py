@@ -26,6 +26,7 @@ from rumbo.messaging.services import (
     record_events,
     save_template,
 )
+from rumbo.messaging.services.campaigns import CAMPAIGN_CREATE
 from rumbo.offices.models import Role
 from rumbo.people.models import Person, Phone
 from rumbo.people.tests.utils import make_person
@@ -611,6 +612,23 @@ def test_campaign_preview_then_confirm_queues(world, setup):
     message = Message.objects.get()
     assert (message.campaign, message.to, message.language) == (campaign, "jose@example.org", "eng")
     assert AuditEvent.objects.filter(action=Action.MESSAGES_QUEUE, object_id=str(campaign.pk)).exists()
+    # The campaign row was written by the service (campaign_create), which audits it.
+    assert AuditEvent.objects.filter(action=CAMPAIGN_CREATE, object_id=str(campaign.pk)).exists()
+
+
+def test_campaign_confirm_with_a_template_broken_since_the_preview_saves_nothing(world, setup):
+    tpl = setup["template"]
+    client = ui_client(world, world.caseworker)
+    token = client.post(reverse("messaging:campaign_create"), _campaign_post(tpl)).context["preview_token"]
+    # The text breaks between the preview and the confirmation; the token does not see texts.
+    TemplateText.objects.filter(template=tpl).update(body="Hola {{ no_such_variable }}")
+    response = client.post(
+        reverse("messaging:campaign_create"), _campaign_post(tpl, action="confirm", preview_token=token)
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["template"]
+    assert not Campaign.objects.exclude(pk=setup["campaign"].pk).exists()
+    assert not Message.objects.exists()
 
 
 def test_campaign_confirm_after_a_change_shows_the_preview_again(world, setup):

@@ -21,8 +21,8 @@ from rumbo.audit.services import audit_record
 from rumbo.messaging import selectors
 from rumbo.messaging.forms import CampaignForm, add_service_errors
 from rumbo.messaging.models import Campaign, Channel, ChannelKind, InboundKind, MessageStatus, Template
+from rumbo.messaging.services import campaign_create as create_campaign_record
 from rumbo.messaging.services import queue_campaign
-from rumbo.messaging.services.outbox import QueueResult, compile_template
 from rumbo.messaging.views._base import (
     PAGE_SIZE,
     base_context,
@@ -74,13 +74,8 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         )
         extra = {"link": data["link"]} if data.get("link") else {}
         expires_in = timedelta(hours=data["expires_in_hours"]) if data.get("expires_in_hours") else None
-        campaign = Campaign(
-            office=office,
-            name=data["name"],
-            template=template,
-            emergency=template.emergency,
-            created_by_id=request.user.pk,
-        )
+        # Unsaved: the preview (a dry run) needs the campaign's office and template, not a row.
+        draft = Campaign(office=office, name=data["name"], template=template, emergency=template.emergency)
         token = _preview_token(data, template, person_ids)
         confirmed = request.POST.get("action") == "confirm" and request.POST.get("preview_token") == token
         if request.POST.get("action") == "confirm" and not confirmed:
@@ -89,7 +84,18 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
             )
         try:
             if confirmed:
-                result = _queue_new_campaign(request, campaign, person_ids, extra, expires_in)
+                # Not one transaction with the queueing: that commits chunk by chunk, so workers start
+                # sending while a large campaign is still being queued.
+                campaign = create_campaign_record(
+                    actor=request.user, office=office, name=data["name"], template=template
+                )
+                result = queue_campaign(
+                    actor=request.user,
+                    campaign=campaign,
+                    person_ids=person_ids,
+                    expires_in=expires_in,
+                    extra_context=extra,
+                )
                 messages.success(
                     request,
                     _("%(queued)s messages queued, %(skipped)s people skipped.")
@@ -98,7 +104,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 return redirect("messaging:campaign_detail", pk=campaign.pk)
             preview = queue_campaign(
                 actor=request.user,
-                campaign=campaign,
+                campaign=draft,
                 person_ids=person_ids,
                 expires_in=expires_in,
                 extra_context=extra,
@@ -112,7 +118,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                     "preview": preview,
                     "preview_token": token,
                     "sample": campaign_preview(
-                        office=office, campaign=campaign, person_ids=person_ids, extra=extra
+                        office=office, campaign=draft, person_ids=person_ids, extra=extra
                     ),
                     "by_channel": [
                         (str(ChannelKind(kind).label), count)
@@ -137,27 +143,6 @@ def _preview_token(data: dict[str, Any], template: Template, person_ids: Sequenc
         person_ids[-1] if person_ids else 0,
     ]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
-
-
-def _queue_new_campaign(
-    request: HttpRequest,
-    campaign: Campaign,
-    person_ids: list[int],
-    extra: dict[str, str],
-    expires_in: timedelta | None,
-) -> QueueResult:
-    # Check the template before the campaign row exists, so a refused template leaves no empty campaign.
-    # Queueing is not wrapped in one transaction with the row: it commits chunk by chunk so workers start
-    # sending while a large campaign is still being queued.
-    compile_template(campaign.template)
-    campaign.save()
-    return queue_campaign(
-        actor=request.user,
-        campaign=campaign,
-        person_ids=person_ids,
-        expires_in=expires_in,
-        extra_context=extra,
-    )
 
 
 def _campaign_context(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
