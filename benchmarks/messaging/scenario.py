@@ -167,7 +167,7 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
                 args.persons,
                 args.email_share,
                 phone_prefix=args.phone_prefix,
-                email_prefix=args.email_prefix,
+                email_prefix=getattr(args, "email_prefix", "p"),
             )
             if args.persons
             else 0
