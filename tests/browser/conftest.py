@@ -49,6 +49,12 @@ def page(browser: object) -> Iterator[object]:
     with scopes_disabled():
         yield page
     context.close()
+    # The test body ran in Playwright's context-variable context, where Django opened a database connection
+    # of its own (connections are per context); close it here, in that context, or on PostgreSQL it outlives
+    # the test and the test database cannot be dropped at the end ("being accessed by other users").
+    from django.db import connections
+
+    connections.close_all()
 
 
 def settle(page: object) -> None:
