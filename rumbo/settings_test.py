@@ -15,6 +15,10 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = False
 # Messaging: the development console channel is allowed; a second task backend "rq" (Redis through
 # django-tasks-rq) is configured so the RQ tests can enqueue to the local Redis (database 15) explicitly.
 RUMBO_MESSAGING_ALLOW_CONSOLE = True
+# Webhook calls are applied before they are answered (the tests read the result at once; the deferred path
+# has its own tests, which turn it on), and channels are looked up on every call.
+RUMBO_MESSAGING_DEFERRED_INGEST = False
+RUMBO_MESSAGING_WEBHOOK_CACHE_SECONDS = 0
 if "django_rq" not in INSTALLED_APPS:
     INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 RQ_QUEUES = {

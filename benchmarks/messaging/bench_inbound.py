@@ -12,8 +12,11 @@ A fresh database, N persons with a mobile phone, an SMS channel (Kannel adapter)
   to ``rumbo.messaging.services.record_events`` in batches of 1,000 — the bulk path a worker uses;
 * **--http**: the same kind of replies as Kannel delivers them, one HTTP GET per reply
   (``/hooks/messaging/<token>/sms/?type=mo&from=…&text=…``) to Rumbo served by gunicorn (2 processes × 4
-  threads) on this machine, from 16 client threads with keep-alive connections. Each call goes through the
-  whole stack: middleware, channel lookup by token, the adapter's ``parse_webhook``, ``record_events``.
+  threads) on this machine, from 16 client threads with keep-alive connections. Each call goes through
+  ``rumbo.wsgi`` (the short middleware stack of ``/hooks/``), the channel lookup by token, the adapter's
+  ``parse_webhook`` and, with the deferred ingest (the default; ``RUMBO_MESSAGING_DEFERRED_INGEST=0`` turns it
+  off), one insert of the call; then the stored calls are applied as the worker does
+  (``ingest_pending``), timed apart.
 
 Afterwards every reply must be stored once, matched to its person and to the campaign.
 """
@@ -122,9 +125,33 @@ def bench_record_events(
     }
 
 
-def bench_http(channel: object, numbers: list[str], replies: int, rng: random.Random) -> dict[str, object]:
+def bench_http(
+    channel: object, numbers: list[str], replies: int, rng: random.Random, *, with_worker: bool = False
+) -> dict[str, object]:
     port = _free_port()
     env = dict(os.environ)
+    worker = None
+    if with_worker:
+        # The deferred ingest's worker, on the same machine: it applies the stored calls while they arrive.
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rumbo",
+                "worker",
+                "--queue-name",
+                "messaging",
+                "--interval",
+                "0.1",
+                "--no-startup-delay",
+                "--no-sweep",
+                "-v",
+                "0",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     server = subprocess.Popen(  # noqa: S603 - gunicorn from this virtualenv
         [
             sys.executable,
@@ -206,16 +233,33 @@ def bench_http(channel: object, numbers: list[str], replies: int, rng: random.Ra
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
+        applied_seconds = None
+        if worker is not None:
+            from django.db import connection
+
+            from rumbo.messaging.models import InboundPending
+
+            while InboundPending.objects.exists():  # the worker applies the last calls
+                time.sleep(0.05)
+            applied_seconds = time.perf_counter() - started
+            connection.close()
     finally:
         server.terminate()
         server.wait(30)
-    return {
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+    figures: dict[str, object] = {
         "replies": replies,
         "seconds": round(seconds, 2),
         "per_second": round(replies / seconds),
         "failures": len(failures),
         "load_average": [load_before, load_average()],
     }
+    if applied_seconds is not None:
+        figures["applied_seconds"] = round(applied_seconds, 2)
+        figures["applied_per_second"] = round(replies / applied_seconds)
+    return figures
 
 
 def main() -> None:
@@ -227,6 +271,11 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=20_000)
     parser.add_argument("--http", action="store_true", help="Also through the webhook (gunicorn).")
     parser.add_argument("--http-replies", type=int, default=5_000)
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="Run the deferred ingest's worker during the webhook load and time until every call is applied.",
+    )
     parser.add_argument("--json", default="", help="Write the figures to this file too.")
     args = parser.parse_args()
     fresh_database(args)
@@ -253,8 +302,25 @@ def main() -> None:
             from django.db import connection
 
             connection.close()  # the server processes need the database (SQLite: no lock held here)
-            figures["http"] = bench_http(world["channel"], world["numbers"], args.http_replies, rng)  # type: ignore[arg-type]
+            numbers: list[str] = world["numbers"]  # type: ignore[assignment]
+            figures["http"] = bench_http(
+                world["channel"], numbers, args.http_replies, rng, with_worker=args.with_worker
+            )
             print(f"HTTP webhook: {figures['http']}", flush=True)
+            # Deferred ingest (the default): the calls were stored; apply them as the worker does.
+            from rumbo.messaging.services.inbound import ingest_pending, pending_count
+
+            waiting = pending_count()
+            drain_started = time.perf_counter()
+            applied = ingest_pending()
+            drain_seconds = time.perf_counter() - drain_started
+            figures["http_drain"] = {
+                "calls_waiting": waiting,
+                "applied": applied,
+                "seconds": round(drain_seconds, 2),
+                "per_second": round(applied / drain_seconds) if applied else 0,
+            }
+            print(f"applied the stored calls as a worker does: {figures['http_drain']}", flush=True)
         replies = Inbound.objects.filter(kind="reply")
         figures["stored"] = replies.count()
         figures["matched_to_campaign"] = replies.filter(campaign_id=world["campaign"]).count()

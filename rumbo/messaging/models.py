@@ -402,3 +402,27 @@ class ContactPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}: {self.channel_kind}"
+
+
+class InboundPending(models.Model):
+    """The events of one webhook call, stored as received and not yet applied (deferred ingest).
+
+    With ``RUMBO_MESSAGING_DEFERRED_INGEST`` the webhook authenticates and parses the call, writes this one
+    row and answers at once; a worker applies the stored events in batches (``services.inbound.
+    ingest_pending``: matched, stored as ``Inbound`` and the row deleted, in one transaction), so a burst of
+    replies costs the web tier one insert each. No foreign key is checked by the database: the row lives
+    seconds, and its channel is read again when it is applied.
+    """
+
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    events = models.JSONField(_("events"))
+    received_at = models.DateTimeField(_("received"))
+
+    class Meta:
+        verbose_name = _("inbound call waiting")
+        verbose_name_plural = _("inbound calls waiting")
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.pk}"

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -30,6 +31,7 @@ from django_tasks import task
 
 from rumbo.messaging.models import Channel, Message, MessageStatus
 from rumbo.messaging.services.dispatch import expire_due, send_messages
+from rumbo.messaging.services.inbound import ingest_pending
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,37 @@ def send_due(channel_id: int, seconds: int = DRAIN_SECONDS) -> dict[str, Any]:
     return send_messages(channel_id=channel_id, deadline=deadline).as_dict()
 
 
+@task(queue_name="messaging")
+def ingest_inbound() -> dict[str, Any]:
+    """Apply the webhook calls stored by the deferred ingest (``services.inbound.ingest_pending``)."""
+    return {"calls": ingest_pending()}
+
+
+#: At most one ``ingest_inbound`` is enqueued per process and per this many seconds; it runs that long
+#: after it was enqueued, so the calls stored meanwhile have committed when it runs.
+INGEST_DELAY_SECONDS = 0.5
+_ingest_lock = threading.Lock()
+_ingest_enqueued_at = 0.0
+
+
+def enqueue_ingest() -> None:
+    """Make sure a drain of the stored webhook calls runs soon: enqueue one (delayed by
+    :data:`INGEST_DELAY_SECONDS`) unless this process did so less than that long ago — that one runs after
+    this call's row committed, so every stored call is covered by a drain that starts after it, whatever the
+    rate. The sweep also drains what is left (a task lost with Redis, a process killed before enqueueing)."""
+    global _ingest_enqueued_at
+    now = time.monotonic()
+    with _ingest_lock:
+        if now - _ingest_enqueued_at < INGEST_DELAY_SECONDS:
+            return
+        _ingest_enqueued_at = now
+    run_after = timezone.now() + timedelta(seconds=INGEST_DELAY_SECONDS)
+    try:
+        ingest_inbound.using(run_after=run_after).enqueue()
+    except Exception:  # a backend without deferred tasks (immediate): run it now
+        ingest_inbound.enqueue()
+
+
 def stalled_channels(*, grace_seconds: int | None = None) -> list[int]:
     """Active, unpaused channels that need a drain: an expired lease (a dead worker's claim), or due messages
     older than ``grace_seconds`` while no worker holds a live lease on the channel."""
@@ -105,12 +138,18 @@ def stalled_channels(*, grace_seconds: int | None = None) -> list[int]:
 def sweep(*, grace_seconds: int | None = None) -> dict[str, Any]:
     """Expire what is past its expiry and enqueue a drain for every stalled channel (see the module doc)."""
     expired = expire_due()
+    ingested = ingest_pending()  # webhook calls whose drain was lost
     channels = stalled_channels(grace_seconds=grace_seconds)
     for channel_id in channels:
         send_due.enqueue(channel_id=channel_id)
-    if expired or channels:
-        logger.info("messaging sweep: %s expired, drains enqueued for channels %s", expired, channels)
-    return {"expired": expired, "drains": channels}
+    if expired or channels or ingested:
+        logger.info(
+            "messaging sweep: %s expired, %s webhook calls applied, drains enqueued for channels %s",
+            expired,
+            ingested,
+            channels,
+        )
+    return {"expired": expired, "drains": channels, "ingested": ingested}
 
 
 def sweep_interval() -> float:

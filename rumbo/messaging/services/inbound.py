@@ -16,11 +16,12 @@ transaction and a handful of queries whatever the batch size:
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +34,7 @@ from rumbo.audit.models import Action, AuditEvent
 from rumbo.lib import context as request_context
 from rumbo.messaging.adapters.base import InboundEvent, ReceiptStatus
 from rumbo.messaging.adapters.base import InboundKind as EventKind
-from rumbo.messaging.models import Channel, Inbound, InboundKind, Message, MessageStatus
+from rumbo.messaging.models import Channel, Inbound, InboundKind, InboundPending, Message, MessageStatus
 from rumbo.messaging.services.dispatch import queue_fallbacks
 from rumbo.people.models import ConsentPurpose, ConsentRecord, Person, Phone
 
@@ -379,3 +380,80 @@ def _record_opt_outs(
     Message.objects.filter(
         person_id__in=[r.person_id for r in records], status=MessageStatus.QUEUED, emergency=False
     ).update(status=MessageStatus.FAILED, failed_at=now, last_error="opted out by reply")
+
+
+# --- Deferred ingest: store the call now, apply it in a batch -------------------------------------------
+
+
+def event_to_json(event: InboundEvent) -> dict[str, Any]:
+    """An event as JSON for :class:`InboundPending` (:func:`event_from_json` reads it back unchanged)."""
+    return {
+        "kind": str(event.kind),
+        "sender": event.sender,
+        "body": event.body,
+        "provider_id": event.provider_id,
+        "message_id": event.message_id,
+        "receipt_status": str(event.receipt_status) if event.receipt_status else None,
+        "error": event.error,
+        "received_at": event.received_at.isoformat() if event.received_at else None,
+        "raw": dict(event.raw),
+    }
+
+
+def event_from_json(data: dict[str, Any]) -> InboundEvent:
+    received = data.get("received_at")
+    return InboundEvent(
+        kind=EventKind(data["kind"]),
+        sender=data.get("sender", ""),
+        body=data.get("body", ""),
+        provider_id=data.get("provider_id", ""),
+        message_id=data.get("message_id"),
+        receipt_status=ReceiptStatus(data["receipt_status"]) if data.get("receipt_status") else None,
+        error=data.get("error", ""),
+        received_at=datetime.datetime.fromisoformat(received) if received else None,
+        raw=data.get("raw") or {},
+    )
+
+
+def store_pending(*, channel: Channel, events: Sequence[InboundEvent]) -> None:
+    """Keep a webhook call's events for :func:`ingest_pending` (one insert). Each event carries the moment
+    it arrived, so the delivery time a receipt records is the gateway's call, not the batch's."""
+    if not events:
+        return
+    now = timezone.now()
+    InboundPending.objects.create(
+        channel_id=channel.pk,
+        received_at=now,
+        events=[event_to_json(e if e.received_at else replace(e, received_at=now)) for e in events],
+    )
+
+
+def ingest_pending(*, batch: int = 1000, limit: int | None = None) -> int:
+    """Apply the stored webhook calls, oldest first, ``batch`` calls per transaction, until none is left
+    (or ``limit`` calls were applied); returns how many calls were applied.
+
+    Each batch is claimed, applied with :func:`record_events` (per channel) and deleted in one transaction:
+    a worker that dies halfway leaves the whole batch to the next drain, and nothing is applied twice
+    (the rows are gone once applied; ``record_events`` also drops a repeated gateway id). Concurrent drains
+    skip each other's rows on PostgreSQL (``SKIP LOCKED``) and run one after the other on SQLite."""
+    done = 0
+    while limit is None or done < limit:
+        with scopes_disabled(), transaction.atomic():
+            rows = list(InboundPending.objects.select_for_update(skip_locked=True).order_by("id")[:batch])
+            if not rows:
+                break
+            by_channel: dict[int, list[InboundEvent]] = {}
+            for row in rows:
+                by_channel.setdefault(row.channel_id, []).extend(event_from_json(e) for e in row.events)
+            channels = Channel.objects.in_bulk(list(by_channel))
+            for channel_id, events in by_channel.items():
+                channel = channels.get(channel_id)
+                if channel is not None:  # a channel deleted meanwhile: its calls are dropped
+                    record_events(channel=channel, events=events)
+            InboundPending.objects.filter(pk__in=[r.pk for r in rows]).delete()
+        done += len(rows)
+    return done
+
+
+def pending_count() -> int:
+    return InboundPending.objects.count()
