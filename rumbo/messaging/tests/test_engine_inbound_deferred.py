@@ -138,9 +138,19 @@ def _wsgi(path):
         "wsgi.errors": sys.stderr,
         "REMOTE_ADDR": "127.0.0.1",
     }
-    body = application(environ, start_response)
-    b"".join(body)
-    body.close()
+    # As Django's test client does: the handler must not close the test's connection around the request.
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        body = application(environ, start_response)
+        b"".join(body)
+        body.close()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     return status[0], {k.lower(): v for k, v in headers}
 
 
