@@ -10,6 +10,15 @@ class MessagingConfig(AppConfig):
     name = "rumbo.messaging"
     verbose_name = _("Messaging")
 
+    def before_anonymise_person(self, person: Any) -> None:
+        """Called by ``people.services.person_anonymise`` in its transaction while the person's phones and
+        email are still there: webhook calls stored but not applied yet (deferred ingest, normally under a
+        second's worth) are applied, so a reply of the person that has just arrived is matched to them and
+        then cleared by :meth:`anonymise_person` with the others."""
+        from rumbo.messaging.services.inbound import ingest_pending
+
+        ingest_pending()
+
     def anonymise_person(self, person: Any) -> dict[str, int]:
         """Called by ``people.services.person_anonymise`` in its transaction: messages to the person and their
         replies lose address and text (counts and statuses stay for statistics); unsent ones expire."""

@@ -65,3 +65,29 @@ def test_anonymising_a_person_clears_their_messages_and_replies(world):
         assert (reply.sender, reply.body, reply.raw) == ("", "", {})
         kept.refresh_from_db()
         assert kept.body and kept.status == MessageStatus.QUEUED
+
+
+def test_a_reply_stored_but_not_yet_applied_is_cleared_too(world):
+    """Deferred ingest: a webhook call stored a second ago is applied before the person's replies are cleared,
+    so nothing the person wrote escapes in the waiting calls."""
+    from rumbo.messaging.adapters.base import InboundEvent
+    from rumbo.messaging.adapters.base import InboundKind as EventKind
+    from rumbo.messaging.models import InboundPending
+    from rumbo.messaging.services.inbound import store_pending
+
+    person = make_person(world.caseworker, world.michoacan)
+    channel = _channel(world.michoacan)
+    _message(person, channel, "a", MessageStatus.SENT)
+    phone = person.phones.get().e164
+    store_pending(
+        channel=channel,
+        events=[InboundEvent(kind=EventKind.REPLY, sender=phone, body="Estoy en el albergue de Zamora")],
+    )
+
+    person_anonymise(actor=world.admin, person=person, reason="Asked to be forgotten")
+
+    with scopes_disabled():
+        assert not InboundPending.objects.exists()
+        reply = Inbound.objects.get()
+        assert reply.person_id == person.pk
+        assert (reply.sender, reply.body, reply.raw) == ("", "", {})

@@ -128,6 +128,12 @@ def person_anonymise(*, actor: Any, person: Person, reason: str) -> Person:
         )
         if person.anonymised_at is not None:
             raise ValidationError(_("This person is already anonymised."), code="anonymised")
+        # An app may first need the data about to be removed (messaging applies replies that arrived and
+        # are not matched yet, by phone): ``before_anonymise_person(person)`` runs while it is still there.
+        for config in django_apps.get_app_configs():
+            prepare = getattr(config, "before_anonymise_person", None)
+            if prepare is not None:
+                prepare(person)
         before = snapshot(person, PERSON_FIELDS)
         removed = {
             "documents": Document.objects.filter(person=person).count(),
