@@ -8,6 +8,7 @@ Access: anonymous users log in; a user who may view cases in no office gets 403;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -72,6 +73,37 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
         "query": request.GET.get("q", "").strip()[:100],
         "can_manage": bool(offices_with_perm(request.user, Perm.MANAGE_DIRECTORY)),
     }
+
+
+def _chosen_office(form: Any) -> Office:
+    """The office picked in a create form (one of those the user manages: the form's choices)."""
+    return Office.objects.get(pk=form.cleaned_data["office"].pk)
+
+
+def _kind_fields(form: Any) -> dict[str, Any]:
+    c = form.cleaned_data
+    return {
+        "name": c["name"],
+        "description": c["description"],
+        "steps": c["steps"],
+        "is_active": c["is_active"],
+    }
+
+
+def _submit(
+    request: HttpRequest, form: Any, write: Callable[[], Any], done: str, then: Callable[[Any], HttpResponse]
+) -> HttpResponse | None:
+    """A directory form posted and valid: run the service ``write``; on success say ``done`` and answer
+    ``then(result)``; a refusal goes to the form's fields (None: show the form again)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        result = write()
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return None
+    messages.success(request, done)
+    return then(result)
 
 
 @login_required
@@ -140,15 +172,15 @@ def institution_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def service_create_view(request: HttpRequest) -> HttpResponse:
     offices = sorted(require_any(request.user, Perm.MANAGE_DIRECTORY))
     form = ServiceForm(request.POST or None, offices=offices)
-    if request.method == "POST" and form.is_valid():
-        office = Office.objects.get(pk=form.cleaned_data["office"].pk)
-        try:
-            service_create(actor=request.user, office=office, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Service added."))
-            return redirect("cases:directory_services")
+    done = _submit(
+        request,
+        form,
+        lambda: service_create(actor=request.user, office=_chosen_office(form), data=form.to_data()),
+        _("Service added."),
+        lambda _service: redirect("cases:directory_services"),
+    )
+    if done is not None:
+        return done
     return render(request, "cases/directory/service_form.html", {"form": form, "tab": "services"})
 
 
@@ -158,14 +190,15 @@ def service_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     require_any(request.user, Perm.MANAGE_DIRECTORY)
     service = service_get(request.user, pk, Perm.MANAGE_DIRECTORY)
     form = ServiceForm(request.POST or None, initial=ServiceForm.initial_for(service))
-    if request.method == "POST" and form.is_valid():
-        try:
-            service_update(actor=request.user, service=service, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("cases:directory_services")
+    done = _submit(
+        request,
+        form,
+        lambda: service_update(actor=request.user, service=service, data=form.to_data()),
+        _("Changes saved."),
+        lambda _service: redirect("cases:directory_services"),
+    )
+    if done is not None:
+        return done
     return render(
         request, "cases/directory/service_form.html", {"form": form, "service": service, "tab": "services"}
     )
@@ -193,16 +226,14 @@ def _institution_page(
 def institution_create_view(request: HttpRequest) -> HttpResponse:
     offices = sorted(require_any(request.user, Perm.MANAGE_DIRECTORY))
     form = InstitutionForm(request.POST or None, offices=offices)
-    if request.method == "POST" and form.is_valid():
-        office = Office.objects.get(pk=form.cleaned_data["office"].pk)
-        try:
-            institution = institution_create(actor=request.user, office=office, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Institution added. Now add the services it offers."))
-            return redirect("cases:directory_institution", pk=institution.pk)
-    return _institution_page(request, form, None)
+    done = _submit(
+        request,
+        form,
+        lambda: institution_create(actor=request.user, office=_chosen_office(form), data=form.to_data()),
+        _("Institution added. Now add the services it offers."),
+        lambda institution: redirect("cases:directory_institution", pk=institution.pk),
+    )
+    return done or _institution_page(request, form, None)
 
 
 @login_required
@@ -211,15 +242,14 @@ def institution_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     require_any(request.user, Perm.MANAGE_DIRECTORY)
     institution = institution_get(request.user, pk, Perm.MANAGE_DIRECTORY)
     form = InstitutionForm(request.POST or None, initial=InstitutionForm.initial_for(institution))
-    if request.method == "POST" and form.is_valid():
-        try:
-            institution_update(actor=request.user, institution=institution, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("cases:directory_institution", pk=institution.pk)
-    return _institution_page(request, form, institution)
+    done = _submit(
+        request,
+        form,
+        lambda: institution_update(actor=request.user, institution=institution, data=form.to_data()),
+        _("Changes saved."),
+        lambda _result: redirect("cases:directory_institution", pk=institution.pk),
+    )
+    return done or _institution_page(request, form, institution)
 
 
 @login_required
@@ -231,14 +261,15 @@ def offering_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = OfferingForm(
         request.POST or None, office_id=institution.office_id, initial={"valid_from": timezone.localdate()}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            offering_create(actor=request.user, institution=institution, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Offering added."))
-            return redirect("cases:directory_institution", pk=institution.pk)
+    done = _submit(
+        request,
+        form,
+        lambda: offering_create(actor=request.user, institution=institution, data=form.to_data()),
+        _("Offering added."),
+        lambda _result: redirect("cases:directory_institution", pk=institution.pk),
+    )
+    if done is not None:
+        return done
     return render(
         request,
         "cases/directory/offering_form.html",
@@ -255,14 +286,15 @@ def offering_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = OfferingForm(
         request.POST or None, office_id=institution.office_id, initial=OfferingForm.initial_for(offering)
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            offering_update(actor=request.user, offering=offering, data=form.to_data())
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("cases:directory_institution", pk=institution.pk)
+    done = _submit(
+        request,
+        form,
+        lambda: offering_update(actor=request.user, offering=offering, data=form.to_data()),
+        _("Changes saved."),
+        lambda _result: redirect("cases:directory_institution", pk=institution.pk),
+    )
+    if done is not None:
+        return done
     return render(
         request,
         "cases/directory/offering_form.html",
@@ -288,23 +320,15 @@ def procedure_kinds(request: HttpRequest) -> HttpResponse:
 def procedure_kind_create_view(request: HttpRequest) -> HttpResponse:
     offices = sorted(require_any(request.user, Perm.MANAGE_DIRECTORY))
     form = ProcedureKindForm(request.POST or None, offices=offices)
-    if request.method == "POST" and form.is_valid():
-        office = Office.objects.get(pk=form.cleaned_data["office"].pk)
-        c = form.cleaned_data
-        try:
-            procedure_kind_create(
-                actor=request.user,
-                office=office,
-                name=c["name"],
-                description=c["description"],
-                steps=c["steps"],
-                is_active=c["is_active"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Procedure type added."))
-            return redirect("cases:directory_procedure_kinds")
+    done = _submit(
+        request,
+        form,
+        lambda: procedure_kind_create(actor=request.user, office=_chosen_office(form), **_kind_fields(form)),
+        _("Procedure type added."),
+        lambda _kind: redirect("cases:directory_procedure_kinds"),
+    )
+    if done is not None:
+        return done
     return render(request, "cases/directory/procedure_kind_form.html", {"form": form, "tab": "procedures"})
 
 
@@ -314,22 +338,15 @@ def procedure_kind_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     require_any(request.user, Perm.MANAGE_DIRECTORY)
     kind = procedure_kind_get(request.user, pk, Perm.MANAGE_DIRECTORY)
     form = ProcedureKindForm(request.POST or None, initial=ProcedureKindForm.initial_for(kind))
-    if request.method == "POST" and form.is_valid():
-        c = form.cleaned_data
-        try:
-            procedure_kind_update(
-                actor=request.user,
-                kind=kind,
-                name=c["name"],
-                description=c["description"],
-                steps=c["steps"],
-                is_active=c["is_active"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("cases:directory_procedure_kinds")
+    done = _submit(
+        request,
+        form,
+        lambda: procedure_kind_update(actor=request.user, kind=kind, **_kind_fields(form)),
+        _("Changes saved."),
+        lambda _kind: redirect("cases:directory_procedure_kinds"),
+    )
+    if done is not None:
+        return done
     return render(
         request, "cases/directory/procedure_kind_form.html", {"form": form, "kind": kind, "tab": "procedures"}
     )

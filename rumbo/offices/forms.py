@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -41,12 +42,16 @@ def time_zone_choices(current: str = "") -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(names)]
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError at the form fields it names (elsewhere: at the top of the form)."""
+def apply_service_errors(
+    form: forms.Form, exc: ValidationError, rename: Mapping[str, str] | None = None
+) -> None:
+    """Put a service's ValidationError at the form fields it names (``rename`` maps service keys to form
+    fields); errors of keys the form lacks go to the top of the form."""
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc)
         return
-    for field, errors in exc.error_dict.items():
+    for key, errors in exc.error_dict.items():
+        field = (rename or {}).get(key, key)
         form.add_error(field if field in form.fields else None, errors)
 
 

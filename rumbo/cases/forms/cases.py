@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rumbo.cases.models import ArrivalEvent, Case, CaseStatus, Need, Priority, ReturnEvent
 from rumbo.cases.selectors import household_of
+from rumbo.offices.forms import apply_service_errors
 from rumbo.offices.models import Membership
 from rumbo.offices.permissions import ROLE_PERMS, Perm
 from rumbo.people.models import Person
@@ -23,13 +24,9 @@ def add_service_errors(
     form: forms.Form, error: ValidationError, rename: Mapping[str, str] | None = None
 ) -> None:
     """Show a service's ValidationError at the form field it names (``rename`` maps service keys to form
-    fields); errors of keys the form lacks go to the top of the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for key, messages in error.message_dict.items():
-        name = (rename or {}).get(key, key)
-        form.add_error(name if name in form.fields else None, messages)
+    fields); errors of keys the form lacks go to the top of the form. The same as
+    ``offices.forms.apply_service_errors``, under the name the cases views use."""
+    apply_service_errors(form, error, rename)
 
 
 def office_workers(office_id: int) -> Any:
