@@ -67,7 +67,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=100_000, help="Rows in the imported file.")
     parser.add_argument("--bad", type=float, default=0.02, help="Share of bad rows.")
     parser.add_argument("--duplicates", type=float, default=0.03, help="Share of near-duplicate rows.")
-    parser.add_argument("--chunk-size", type=int, default=2000)
+    parser.add_argument("--chunk-size", type=int, default=10_000, help="Rows per transaction.")
     parser.add_argument(
         "--workers", type=int, default=None, help="Validation processes (default: one per core; 0: none)."
     )

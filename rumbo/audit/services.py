@@ -101,26 +101,23 @@ def audit_record_each(
     in one bulk insert. Each event's office is the object's ``office_id``.
 
     ``writer`` (a ``rumbo.demo.writers.Writer``): insert the rows through it, without building model
-    instances — for bulk jobs writing tens of thousands of events (imports)."""
+    instances — for bulk jobs writing tens of thousands of events (imports); see also
+    :func:`audit_record_refs`."""
     ctx = context.current()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     payload = _jsonable(dict(detail or {}))
     if writer is not None:
-        from django.utils import timezone
-
-        at = writer.datetime(timezone.now())
-        head = (
-            at,
-            actor.pk if is_user else None,
-            (actor.get_username() if is_user else "")[:150],
+        objects = list(objects)
+        if not objects:
+            return 0
+        return audit_record_refs(
+            actor=actor,
+            action=action,
+            model=type(objects[0]),
+            refs=[(getattr(obj, "office_id", None), obj.pk) for obj in objects],
+            detail=detail,
+            writer=writer,
         )
-        tail = (writer.json({}), writer.json(payload), ctx.request_id if ctx else "", ctx.ip if ctx else None)
-        rows = [
-            (*head, getattr(obj, "office_id", None), action, obj._meta.label_lower, str(obj.pk), *tail)
-            for obj in objects
-        ]
-        writer.write(AuditEvent, _EACH_COLUMNS, rows)
-        return len(rows)
     events = [
         AuditEvent(
             actor=actor if is_user else None,
@@ -137,3 +134,32 @@ def audit_record_each(
     ]
     AuditEvent.objects.bulk_create(events, batch_size=1000)
     return len(events)
+
+
+def audit_record_refs(
+    *,
+    actor: Any,
+    action: Action,
+    model: type[models.Model],
+    refs: Iterable[tuple[int | None, Any]],
+    writer: Any,
+    detail: Mapping[str, Any] | None = None,
+) -> int:
+    """One event per ``(office id, primary key)`` of ``model``, written through ``writer`` (a
+    ``rumbo.demo.writers.Writer``) in one bulk insert: :func:`audit_record_each` for bulk jobs that hold
+    ids, not model instances (an import writes a hundred thousand persons)."""
+    from django.utils import timezone
+
+    ctx = context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    payload = _jsonable(dict(detail or {}))
+    head = (
+        writer.datetime(timezone.now()),
+        actor.pk if is_user else None,
+        (actor.get_username() if is_user else "")[:150],
+    )
+    tail = (writer.json({}), writer.json(payload), ctx.request_id if ctx else "", ctx.ip if ctx else None)
+    label = model._meta.label_lower
+    rows = [(*head, office_id, action, label, str(pk), *tail) for office_id, pk in refs]
+    writer.write(AuditEvent, _EACH_COLUMNS, rows)
+    return len(rows)

@@ -10,6 +10,7 @@ earlier imports) through their own connections and never write.
 from __future__ import annotations
 
 import datetime
+import gc
 import multiprocessing
 import os
 import signal
@@ -27,6 +28,8 @@ from django_scopes import scope
 from rumbo.imports.fields import cell_text
 from rumbo.imports.models import ImportRow
 from rumbo.imports.rows import BuiltRow, RowBuilder
+from rumbo.lib.dates import fixed_today
+from rumbo.lib.memory import collector_paused
 from rumbo.people.data import PersonData
 from rumbo.people.models import Person
 from rumbo.people.search import person_tokens, token_signature
@@ -140,6 +143,10 @@ class Preparer:
     def prepare(self, rows: Sequence[tuple[int, Sequence[Any]]]) -> list[Prepared]:
         """One :class:`Prepared` per (row number, cells). Rows already imported into the office by an
         earlier batch are not validated again."""
+        with fixed_today(self.spec.today), collector_paused():
+            return self._prepare(rows)
+
+    def _prepare(self, rows: Sequence[tuple[int, Sequence[Any]]]) -> list[Prepared]:
         built = []
         for number, values in rows:
             built.append(self.builder.build(number, values))
@@ -265,6 +272,9 @@ def _init_worker(spec: PrepareSpec) -> None:
     _worker_cache = area_cache()
     _worker_cache.__enter__()
     _worker = Preparer(spec)
+    # What the process holds so far (modules, settings, caches) lives as long as it does: out of the
+    # collector's sight, each collection only walks the rows of the chunk in hand.
+    gc.freeze()
 
 
 def _prepare_in_worker(rows: Sequence[tuple[int, Sequence[Any]]]) -> tuple[list[Prepared], float]:
@@ -288,9 +298,10 @@ def can_fork() -> bool:
 class PreparePool:
     """Prepared chunks, in order: from worker processes when ``workers`` > 0, else in this process."""
 
-    def __init__(self, spec: PrepareSpec, workers: int) -> None:
+    def __init__(self, spec: PrepareSpec, workers: int, *, window: int | None = None) -> None:
         self.spec = spec
         self.workers = workers
+        self.window = window or 2 * workers  # pieces in flight
         self.cpu_seconds = 0.0  # spent preparing, summed over the processes
         self._pool: Any = None
         self._local: Preparer | None = None
@@ -322,7 +333,7 @@ class PreparePool:
             # A bounded window of chunks in flight: workers stay ahead of the writer without the whole
             # prepared file piling up in memory when writing is the slower side.
             pending: deque[Any] = deque()
-            window = 2 * self.workers
+            window = self.window
             for chunk in chunks:
                 pending.append(self._pool.apply_async(_prepare_in_worker, (chunk,)))
                 if len(pending) >= window:

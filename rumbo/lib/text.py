@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -11,9 +12,16 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 def fold(value: str) -> str:
     """Lower-case ASCII form of ``value``: accents removed, ñ→n, punctuation turned into spaces.
 
+    Cached: names, places and codes repeat from row to row (a bulk import folds each value several times).
+
     >>> fold("  José  Núñez-Pérez ")
     'jose nunez perez'
     """
+    return _fold(value if type(value) is str else str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped).strip()

@@ -7,9 +7,10 @@ Nothing is ever merged automatically.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.matching import splink_model
-from rumbo.matching.features import PROFILE_FIELDS, Features, features_from_values
+from rumbo.matching.features import PROFILE_FIELDS, features_from_values
 from rumbo.matching.model import model_path
 from rumbo.matching.models import DedupeRun, DuplicatePair, MatchKey, MatchProfile
 from rumbo.matching.scoring import explain
@@ -30,32 +31,36 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 _CHUNK = 20_000
 
 
-def _profiles(
-    office_ids: Collection[int], person_ids: Collection[int] | None
-) -> Iterator[tuple[int, int, Features]]:
-    """(person, office, features) of the profiles in ``office_ids`` (or of ``person_ids``), as tuples."""
+ProfileRow = tuple[int, int, list[Any]]  # person, office, MatchProfile values in PROFILE_FIELDS order
+_BIRTH = PROFILE_FIELDS.index("birth_date")
+
+
+def _dated(values: list[Any]) -> list[Any]:
+    """``values`` with the date of birth as a date (raw SQLite queries and imports give ISO text)."""
+    if isinstance(values[_BIRTH], str):
+        values[_BIRTH] = datetime.date.fromisoformat(values[_BIRTH])
+    return values
+
+
+def _profiles(office_ids: Collection[int], person_ids: Collection[int] | None) -> Iterator[ProfileRow]:
+    """(person, office, profile values) of the profiles in ``office_ids`` (or of ``person_ids``)."""
     columns = ("person_id", "office_id", *PROFILE_FIELDS)
     qs = MatchProfile._base_manager.filter(office_id__in=list(office_ids)).order_by("person_id")
     if person_ids is not None:
         ids = sorted(person_ids)
-        if connection.vendor == "postgresql":
-            table = connection.ops.quote_name(MatchProfile._meta.db_table)
-            qn = connection.ops.quote_name
-            by_attname = {f.attname: f.column for f in MatchProfile._meta.concrete_fields}
-            names = ", ".join(qn(by_attname[c]) for c in columns)
-            office_list = list(office_ids)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {names} FROM {table} WHERE person_id = ANY(%s) AND office_id = ANY(%s)",  # noqa: S608
-                    [ids, office_list],
-                )
+        table = connection.ops.quote_name(MatchProfile._meta.db_table)
+        qn = connection.ops.quote_name
+        by_attname = {f.attname: f.column for f in MatchProfile._meta.concrete_fields}
+        names = ", ".join(qn(by_attname[c]) for c in columns)
+        offices = set(office_ids)
+        with connection.cursor() as cursor:
+            # Raw SQL: the ORM takes longer to build a hundred IN lists than the database takes to run them.
+            for part, test in _in_lists(ids):
+                cursor.execute(f"SELECT {names} FROM {table} WHERE person_id {test}", part)  # noqa: S608
                 while batch := cursor.fetchmany(20_000):
                     for pid, oid, *values in batch:
-                        yield pid, oid, features_from_values(*values)
-            return
-        for start in range(0, len(ids), 900):  # SQLite allows 999 parameters
-            for pid, oid, *values in qs.filter(person_id__in=ids[start : start + 900]).values_list(*columns):
-                yield pid, oid, features_from_values(*values)
+                        if oid in offices:
+                            yield pid, oid, _dated(values)
         return
     last = 0
     while True:
@@ -63,8 +68,18 @@ def _profiles(
         if not chunk:
             return
         for pid, oid, *values in chunk:
-            yield pid, oid, features_from_values(*values)
+            yield pid, oid, values
         last = chunk[-1][0]
+
+
+KnownProfile = tuple[int, Sequence[Any], Sequence[int]]  # office, PROFILE_FIELDS values, blocking keys
+
+
+def _known_profiles(known: Mapping[int, KnownProfile], scope: Collection[int]) -> Iterator[ProfileRow]:
+    """:func:`_profiles` for the persons of ``known`` in ``scope``, from the values the caller holds."""
+    for pid, (oid, values, _) in known.items():
+        if pid in scope:
+            yield pid, oid, _dated(list(values))
 
 
 @contextmanager
@@ -92,17 +107,49 @@ def _in_lists(values: list[int]) -> Iterator[tuple[list[Any], str]]:
         yield part, f"IN ({','.join(['%s'] * len(part))})"
 
 
-def _neighbours(person_ids: Collection[int], office_ids: Collection[int]) -> dict[int, list[int]]:
+def _neighbours(
+    person_ids: Collection[int],
+    office_ids: Collection[int],
+    known_keys: Mapping[int, Sequence[int]] | None = None,
+) -> dict[int, list[int]]:
     """The persons sharing a blocking key with ``person_ids`` (the part of the registry an import can
     match), each with the keys it shares — every pair involving ``person_ids`` shares one of them, so they
     are all the blocking the batch needs, and none has to be computed again.
 
-    Raw SQL over the ``MatchKey`` indexes (an import of 100,000 persons asks for about a million keys)."""
+    Raw SQL over the ``MatchKey`` indexes (an import of 100,000 persons asks for about a million keys).
+    ``known_keys``: the keys of ``person_ids`` when the caller holds them (an import just computed them)."""
     table = connection.ops.quote_name(MatchKey._meta.db_table)
     offices = set(office_ids)
     ids = sorted(person_ids)
     subset = set(ids)
     out: dict[int, list[int]] = defaultdict(list)
+    if known_keys is not None and connection.vendor == "sqlite":
+        for pid in ids:
+            out[pid].extend(known_keys.get(pid, ()))
+        distinct = sorted({k for keys in known_keys.values() for k in keys})
+        with transaction.atomic(), connection.cursor() as cursor:
+            # One join in SQLite over temporary tables of the keys (a probe of the key index each, without
+            # a statement and 900 parameters per 900 keys) and of the persons (whose keys are known).
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_import_keys (key INTEGER PRIMARY KEY)")
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_import_ids (id INTEGER PRIMARY KEY)")
+            raw = connection.connection.cursor()  # no per-row parameter handling in Django's wrapper
+            try:
+                raw.executemany("INSERT INTO rumbo_import_keys (key) VALUES (?)", ((k,) for k in distinct))
+                raw.executemany("INSERT INTO rumbo_import_ids (id) VALUES (?)", ((i,) for i in ids))
+            finally:
+                raw.close()
+            cursor.execute(
+                f"SELECT m.key, m.person_id, m.office_id FROM rumbo_import_keys k "  # noqa: S608
+                f"JOIN {table} m ON m.key = k.key "
+                f"WHERE NOT EXISTS (SELECT 1 FROM rumbo_import_ids i WHERE i.id = m.person_id)"
+            )
+            while batch := cursor.fetchmany(100_000):
+                for key, pid, oid in batch:
+                    if oid in offices:
+                        out[pid].append(key)
+            cursor.execute("DELETE FROM rumbo_import_keys")
+            cursor.execute("DELETE FROM rumbo_import_ids")
+        return out
     if connection.vendor == "postgresql":
         # One hash join: several times faster than a million index probes by key lists.
         with connection.cursor() as cursor:
@@ -144,21 +191,32 @@ def _predict(
     report: Progress,
     *,
     with_clusters: bool,
+    known: Mapping[int, KnownProfile] | None = None,
 ) -> tuple[list[Pair], dict[int, int], dict[int, int], int, int]:
     """Splink over ``office_ids`` (or over ``subset`` and the persons sharing a key with it): the pairs at or
     above ``threshold`` (with ``subset``, only those involving it), each person's office, the clusters, the
-    number of persons loaded and of pairs compared."""
+    number of persons loaded and of pairs compared. ``known``: profiles and keys of persons of ``subset``
+    the caller holds, used instead of reading them back."""
+    known = known or {}
     with _short_queries():
-        keys = _neighbours(subset, office_ids) if subset is not None else None
+        keys = (
+            _neighbours(subset, office_ids, {pid: k for pid, (_, _, k) in known.items()} if known else None)
+            if subset is not None
+            else None
+        )
         scope = set(keys) if keys is not None else None
-        loaded = list(_profiles(office_ids, scope)) if scope is not None else None
+        loaded = (
+            [*_known_profiles(known, scope), *_profiles(office_ids, scope - known.keys())]
+            if scope is not None
+            else None
+        )
     everyone = MatchProfile._base_manager.filter(office_id__in=office_ids)
     total = len(scope) if scope is not None else everyone.count()
     offices: dict[int, int] = {}
-    rows: list[tuple[int, Features]] = []
-    for pid, oid, features in loaded if loaded is not None else _profiles(office_ids, None):
+    rows: list[tuple[int, list[Any]]] = []
+    for pid, oid, values in loaded if loaded is not None else _profiles(office_ids, None):
         offices[pid] = oid
-        rows.append((pid, features))
+        rows.append((pid, values))
         if len(rows) % 10_000 == 0:
             report("load", len(rows), total)
     report("load", len(rows), total)
@@ -166,7 +224,10 @@ def _predict(
     if persons < 2:
         return [], offices, {}, persons, 0
     report("predict", 0, 1)
-    df = splink_model.frame(rows, keys=keys)
+    if keys is not None:
+        df = splink_model.frame_from_values(rows, keys=keys)
+    else:  # the whole network: keys computed from the features
+        df = splink_model.frame((pid, features_from_values(*values)) for pid, values in rows)
     del rows, keys
     clusters: dict[int, int] = {}
     if with_clusters:
@@ -185,14 +246,27 @@ def _predict(
 
 
 def import_pairs(
-    person_ids: Collection[int], office_ids: Collection[int], *, threshold: float, backend: str = "duckdb"
+    person_ids: Collection[int],
+    office_ids: Collection[int],
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    known: Mapping[int, KnownProfile] | None = None,
 ) -> tuple[list[Pair], dict[int, int]]:
     """The duplicate check of a large import: every pair involving one of ``person_ids`` (the persons it
     created) and anyone in ``office_ids`` sharing a blocking key, at or above ``threshold``, scored by Splink
     with the same model and keys as intake (one vectorised pass instead of one lookup per row). Returns the
-    pairs and each person's office. Nothing is written."""
+    pairs and each person's office. Nothing is written. ``known``: (office, ``MatchProfile`` values in
+    ``PROFILE_FIELDS`` order, blocking keys) of created persons, as the import computed them."""
     pairs, offices, _, _, _ = _predict(
-        office_ids, set(person_ids), threshold, backend, None, lambda *a: None, with_clusters=False
+        office_ids,
+        set(person_ids),
+        threshold,
+        backend,
+        None,
+        lambda *a: None,
+        with_clusters=False,
+        known=known,
     )
     return pairs, offices
 

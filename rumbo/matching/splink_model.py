@@ -69,6 +69,30 @@ def frame(
     return df
 
 
+def frame_from_values(rows: Sequence[tuple[int, Sequence[Any]]], *, keys: Mapping[int, Sequence[int]]) -> Any:
+    """:func:`frame` from ``MatchProfile`` values (in ``PROFILE_FIELDS`` order) and known blocking keys,
+    without a ``Features`` object per person (the duplicate check of a large import loads ~200,000)."""
+    import pandas as pd
+
+    from rumbo.matching.features import PROFILE_FIELDS
+
+    at = {name: i for i, name in enumerate(PROFILE_FIELDS)}
+    columns: dict[str, list[Any]] = {"unique_id": [uid for uid, _ in rows]}
+    for col in SCALAR_COLUMNS:
+        i = at[col]
+        if col == "birth_precision":  # as ``features_from_values``: "day" when not recorded
+            columns[col] = [v[i] or "day" for _, v in rows]
+        else:
+            columns[col] = [v[i] if v[i] != "" else None for _, v in rows]
+    for col in LIST_COLUMNS:  # stored as space-separated words
+        i = at[col]
+        columns[col] = [v[i].split() or None for _, v in rows]
+    columns["block_keys"] = [list(keys[uid]) for uid, _ in rows]
+    df = pd.DataFrame(columns)
+    df["birth_date"] = pd.to_datetime(df["birth_date"]).dt.date
+    return df
+
+
 def db_api(backend: str = "duckdb", *, threads: int | None = None) -> Any:
     if backend == "spark":
         try:

@@ -31,6 +31,17 @@ def phone_tokens(e164: str) -> list[str]:
 
     digits = re.sub(r"\D", "", e164)
     out = [digits]
+    if e164.startswith("+") and e164[1:].isdigit():
+        # E.164 as stored: the country code is the first 1–3 digits that name one (no parse needed).
+        from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+        for size in (1, 2, 3):
+            if int(digits[:size]) in COUNTRY_CODE_TO_REGION_CODE:
+                national = digits[size:]
+                if national and national[0] != "0":  # a leading zero (Italy…): phonenumbers decides
+                    out.append(national)
+                    return out
+                break
     try:
         parsed = phonenumbers.parse(e164, None)
         national = str(parsed.national_number)

@@ -19,12 +19,12 @@ from typing import Any
 import phonenumbers
 import pycountry
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.mx import curp as stdnum_curp
 
+from rumbo.lib import dates
 from rumbo.lib.text import fold
 
 # --- CURP ---------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def validate_hn_dni(value: str) -> str:
             _("The first four digits of a Honduran DNI must be a Honduran municipality code (e.g. 0801)."),
             code="dni_municipality",
         )
-    if not 1900 <= int(year) <= timezone.localdate().year:
+    if not 1900 <= int(year) <= dates.today().year:
         raise ValidationError(
             _("Digits 5 to 8 of a Honduran DNI must be a year between 1900 and this year."), code="dni_year"
         )
@@ -473,7 +473,7 @@ def validate_birth_date(value: datetime.date | None, precision: str = "day") -> 
         return None
     if precision not in ("day", "month", "year", "estimated"):
         raise ValidationError(_("Choose how precise the date of birth is."), code="birth_precision")
-    if value > timezone.localdate():
+    if value > dates.today():
         raise ValidationError(_("The date of birth cannot be in the future."), code="birth_future")
     if value < EARLIEST_BIRTH_DATE:
         raise ValidationError(_("The date of birth cannot be before 1900."), code="birth_too_early")
@@ -488,7 +488,7 @@ def birth_date_from_age(age: int, *, today: datetime.date | None = None) -> date
     """An estimated date of birth (1 January) for someone who says they are ``age`` years old."""
     if not 0 <= age <= 120:
         raise ValidationError(_("Enter an age between 0 and 120."), code="age_range")
-    today = today or timezone.localdate()
+    today = today or dates.today()
     return datetime.date(today.year - age, 1, 1)
 
 

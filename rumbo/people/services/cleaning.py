@@ -6,9 +6,9 @@ import dataclasses
 from functools import partial
 
 from django.core.validators import validate_email
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rumbo.lib import dates
 from rumbo.people.data import (
     AddressData,
     AliasData,
@@ -56,8 +56,7 @@ def clean_document(doc: DocumentData, errors: FieldErrors, prefix: str) -> Docum
     issuing = doc.issuing_country or default_country.get(kind or "", "")
     if issuing:
         issuing = errors.check(f"{prefix}.issuing_country", lambda: validate_country(issuing)) or ""
-    today = timezone.localdate()
-    if doc.issued_on and doc.issued_on > today:
+    if doc.issued_on and doc.issued_on > dates.today():
         errors.add(f"{prefix}.issued_on", _("The issue date cannot be in the future."))
     if doc.issued_on and doc.expires_on and doc.expires_on < doc.issued_on:
         errors.add(f"{prefix}.expires_on", _("A document cannot expire before it was issued."))

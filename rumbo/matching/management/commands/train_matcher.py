@@ -18,6 +18,7 @@ from django_scopes import scopes_disabled
 
 from rumbo.matching import splink_model
 from rumbo.matching.dedupe import _profiles
+from rumbo.matching.features import features_from_values
 from rumbo.matching.models import DuplicatePair
 from rumbo.matching.selectors import network_office_ids
 from rumbo.offices.models import Office
@@ -57,7 +58,8 @@ class Command(BaseCommand):
                     raise CommandError(_("No office %(office)s.") % {"office": value})
                 offices = network_office_ids([office.pk])
                 df = splink_model.frame(
-                    ((pid, f) for pid, _o, f in _profiles(offices, None)), with_keys=False
+                    ((pid, features_from_values(*v)) for pid, _o, v in _profiles(offices, None)),
+                    with_keys=False,
                 )
                 if len(df) < 1000:
                     raise CommandError(_("Too few persons to train a model (at least 1,000)."))
