@@ -1,10 +1,12 @@
 """The bulk import of a batch: every row validated, good rows created in bulk, bad rows reported, rows
 already imported skipped, every created person checked for duplicates.
 
-The file is read whole (it is at most ``RUMBO_IMPORT_MAX_BYTES``), then handled in chunks (default 2,000
-rows). Each chunk is first *prepared* (``rumbo.imports.prepare``: read through the mapping, validated with
-``person_data_clean``, search tokens, CURP flags and match-index rows derived) — in worker processes for
-large files, so validation runs on every core while this process writes — and then, in ONE transaction:
+The file is read whole (it is at most ``RUMBO_IMPORT_MAX_BYTES``), then handled in chunks (default 10,000
+rows). Rows are first *prepared* in pieces of 2,000 (``rumbo.imports.prepare``: read through the mapping,
+validated with ``person_data_clean``, search tokens, CURP flags and match-index rows derived) — in worker
+processes for large files, so validation runs on every core while this process writes — and each chunk is
+then written in ONE transaction (on SQLite without the per-row lookup of foreign keys, as ``loaddata`` does:
+every key written is known good):
 
 1. rows already imported into the office by an earlier batch, or repeating an earlier row of this file,
    are "already imported" (pointing to that person) and create nothing;
@@ -19,7 +21,8 @@ large files, so validation runs on every core while this process writes — and 
 
 Large files (``BATCH_MATCH_MIN_ROWS``) skip step 3 per chunk: after the last chunk, one Splink pass
 (``matching.dedupe.import_pairs``: the same model and blocking keys, vectorised in DuckDB) scores every
-pair involving a created person, and the same rows are marked and the same pairs queued. Should that pass
+pair involving a created person, and the same rows are marked and the same pairs queued. The pass is given
+the profiles and keys the import computed; only the registry's persons sharing a key are read. Should that pass
 fail, the persons stay created and ``rumbo dedupe --import-batch`` runs it again.
 
 Nothing of an invalid row is written. A failure rolls back the chunk it happened in; earlier chunks stay
