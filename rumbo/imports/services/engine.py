@@ -22,8 +22,8 @@ every key written is known good):
 Large files (``BATCH_MATCH_MIN_ROWS``) skip step 3 per chunk: after the last chunk, one Splink pass
 (``matching.dedupe.import_pairs``: the same model and blocking keys, vectorised in DuckDB) scores every
 pair involving a created person, and the same rows are marked and the same pairs queued. The pass is given
-the profiles and keys the import computed; only the registry's persons sharing a key are read. Should that pass
-fail, the persons stay created and ``rumbo dedupe --import-batch`` runs it again.
+the profiles and keys the import computed; only the registry's persons sharing a key are read. Should that
+pass fail, the persons stay created and ``rumbo dedupe --import-batch`` runs it again.
 
 Nothing of an invalid row is written. A failure rolls back the chunk it happened in; earlier chunks stay
 (importing the file again skips them). The batch ends "done" or "failed", with one ``PERSON_IMPORT`` event.

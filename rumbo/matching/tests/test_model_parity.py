@@ -80,3 +80,27 @@ def test_pruning_never_drops_a_pair_that_reaches_the_threshold(records: list) ->
             else:
                 assert fast == pytest.approx(full)
     assert pruned > len(features) ** 2 / 2  # most random pairs are cut short
+
+
+def test_the_frame_from_stored_values_is_the_frame_from_features(records: list) -> None:
+    """The duplicate pass of a large import builds its frame from ``MatchProfile`` values (dates as text, as
+    raw SQLite and the import give them); Splink must read exactly what it reads from ``Features``."""
+    import pandas as pd
+
+    from rumbo.matching.features import PROFILE_FIELDS, profile_values
+
+    by_id = {r.unique_id: r.features() for r in records}
+    keys = {uid: blocking_keys(f) for uid, f in by_id.items()}
+    values = []
+    for uid, f in by_id.items():
+        stored = profile_values(f)
+        row = [stored[c] for c in PROFILE_FIELDS]
+        birth = PROFILE_FIELDS.index("birth_date")
+        if row[birth] is not None and uid % 2:
+            row[birth] = row[birth].isoformat()
+        values.append((uid, row))
+    expected = splink_model.frame(by_id.items())
+    got = splink_model.frame_from_values(values, keys=keys)
+    pd.testing.assert_frame_equal(got[expected.columns], expected)
+    # Empty values (NULL for Splink) are covered too.
+    assert any(not f.curp for f in by_id.values()) and any(not f.phones for f in by_id.values())

@@ -93,3 +93,28 @@ def test_search_page_finds_hernandes_spelt_with_s(world, jose):
 def test_exact_results_are_not_relaxed(world, jose):
     response = world.client_for(world.caseworker).get(reverse("people:search"), {"q": "hernandez"})
     assert response.context["relaxed"] is None
+
+
+@pytest.mark.parametrize(
+    ("e164", "tokens"),
+    [
+        ("+524431234567", ["524431234567", "4431234567"]),
+        ("+13105551234", ["13105551234", "3105551234"]),
+        ("+50499887766", ["50499887766", "99887766"]),
+        ("+35312345678", ["35312345678", "12345678"]),
+        (
+            "+390612345678",
+            ["390612345678", "612345678"],
+        ),  # Italy keeps its leading zero: phonenumbers decides
+        ("4431234567", ["4431234567"]),
+    ],
+)
+def test_phone_tokens_with_and_without_the_country_code(e164, tokens):
+    """E.164 numbers are split without a parse; the result is what phonenumbers gives."""
+    import phonenumbers
+
+    from rumbo.people.search import phone_tokens
+
+    assert phone_tokens(e164) == tokens
+    if e164.startswith("+"):
+        assert tokens[1] == str(phonenumbers.parse(e164, None).national_number)
