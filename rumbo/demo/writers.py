@@ -62,6 +62,25 @@ class Writer:
                 top = max(top, seq[0] if seq else 0)
         return list(range(top + 1, top + 1 + count))
 
+    def reserve_ids(self, model: type[models.Model], count: int) -> list[int]:
+        """``count`` primary keys for ``model`` that no other writer will take, usable in later
+        transactions (an import knows its persons' ids before it writes them). Call outside a transaction.
+
+        PostgreSQL: drawn from the sequence. SQLite: the table's AUTOINCREMENT counter is moved past them in
+        one short write transaction, so every insert without an id, and every ``allocate_ids``, lands after
+        them. Ids reserved and not used stay unused."""
+        if count <= 0:
+            return []
+        if connection.vendor != "sqlite":
+            return self.allocate_ids(model, count)
+        name = model._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            ids = self.allocate_ids(model, count)
+            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [ids[-1], name])
+            if cursor.rowcount == 0:
+                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [name, ids[-1]])
+        return ids
+
     def datetime(self, value: datetime) -> Any:
         return value
 

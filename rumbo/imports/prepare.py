@@ -305,6 +305,7 @@ class PreparePool:
         self.cpu_seconds = 0.0  # spent preparing, summed over the processes
         self._pool: Any = None
         self._local: Preparer | None = None
+        self._pending: deque[Any] = deque()  # worker results in flight, in order
 
     def __enter__(self) -> PreparePool:
         if self.workers > 0:
@@ -323,6 +324,10 @@ class PreparePool:
             self._pool.join()
             self._pool = None
 
+    def ready(self) -> bool:
+        """Whether the next piece :meth:`map` yields is already validated (in-process: never ahead)."""
+        return bool(self._pending) and self._pending[0].ready()
+
     def _take(self, pending: deque[Any]) -> list[Prepared]:
         prepared, cpu = pending.popleft().get()
         self.cpu_seconds += cpu
@@ -332,11 +337,10 @@ class PreparePool:
         if self._pool is not None:
             # A bounded window of chunks in flight: workers stay ahead of the writer without the whole
             # prepared file piling up in memory when writing is the slower side.
-            pending: deque[Any] = deque()
-            window = self.window
+            pending: deque[Any] = self._pending
             for chunk in chunks:
                 pending.append(self._pool.apply_async(_prepare_in_worker, (chunk,)))
-                if len(pending) >= window:
+                if len(pending) >= self.window:
                     yield self._take(pending)
             while pending:
                 yield self._take(pending)

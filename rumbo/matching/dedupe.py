@@ -123,32 +123,15 @@ def _neighbours(
     ids = sorted(person_ids)
     subset = set(ids)
     out: dict[int, list[int]] = defaultdict(list)
-    if known_keys is not None and connection.vendor == "sqlite":
+    if known_keys is not None:
         for pid in ids:
             out[pid].extend(known_keys.get(pid, ()))
         distinct = sorted({k for keys in known_keys.values() for k in keys})
-        with transaction.atomic(), connection.cursor() as cursor:
-            # One join in SQLite over temporary tables of the keys (a probe of the key index each, without
-            # a statement and 900 parameters per 900 keys) and of the persons (whose keys are known).
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_import_keys (key INTEGER PRIMARY KEY)")
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_import_ids (id INTEGER PRIMARY KEY)")
-            raw = connection.connection.cursor()  # no per-row parameter handling in Django's wrapper
-            try:
-                raw.executemany("INSERT INTO rumbo_import_keys (key) VALUES (?)", ((k,) for k in distinct))
-                raw.executemany("INSERT INTO rumbo_import_ids (id) VALUES (?)", ((i,) for i in ids))
-            finally:
-                raw.close()
-            cursor.execute(
-                f"SELECT m.key, m.person_id, m.office_id FROM rumbo_import_keys k "  # noqa: S608
-                f"JOIN {table} m ON m.key = k.key "
-                f"WHERE NOT EXISTS (SELECT 1 FROM rumbo_import_ids i WHERE i.id = m.person_id)"
-            )
-            while batch := cursor.fetchmany(100_000):
-                for key, pid, oid in batch:
-                    if oid in offices:
-                        out[pid].append(key)
-            cursor.execute("DELETE FROM rumbo_import_keys")
-            cursor.execute("DELETE FROM rumbo_import_ids")
+        # Every person holding one of the keys, except those of ``person_ids`` (known already, and maybe not
+        # written yet: an import runs this while it writes).
+        for key, pid, oid in _holders(table, distinct, ids):
+            if oid in offices:
+                out[pid].append(key)
         return out
     if connection.vendor == "postgresql":
         # One hash join: several times faster than a million index probes by key lists.
@@ -177,6 +160,54 @@ def _neighbours(
                 if oid in offices and pid not in subset:
                     out[pid].append(key)
     return out
+
+
+def _holders(table: str, keys: list[int], excluded: list[int]) -> Iterator[tuple[int, int, int]]:
+    """(key, person, office) of the ``MatchKey`` rows with one of ``keys`` (sorted, distinct) whose person is
+    not in ``excluded`` (sorted): one join in the database, without a statement per 900 keys.
+
+    Safe beside a writer on another connection (the import's): on SQLite only temporary tables are written,
+    in a deferred transaction that takes no lock on the database."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT m.key, m.person_id, m.office_id FROM (SELECT unnest(%s::bigint[]) AS key) k "  # noqa: S608
+                f"JOIN {table} m ON m.key = k.key "
+                f"WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::bigint[]) AS n(id) WHERE n.id = m.person_id)",
+                [keys, excluded],
+            )
+            while batch := cursor.fetchmany(100_000):
+                yield from batch
+        return
+    connection.ensure_connection()
+    raw = connection.connection.cursor()  # no per-row parameter handling in Django's wrapper
+    own_transaction = not connection.in_atomic_block
+    try:
+        if own_transaction:
+            raw.execute("BEGIN DEFERRED")
+        raw.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_keys (key INTEGER PRIMARY KEY)")
+        raw.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_excluded (id INTEGER PRIMARY KEY)")
+        raw.executemany("INSERT INTO rumbo_holder_keys (key) VALUES (?)", ((k,) for k in keys))
+        raw.executemany("INSERT INTO rumbo_holder_excluded (id) VALUES (?)", ((i,) for i in excluded))
+        if own_transaction:
+            raw.execute("COMMIT")
+    except BaseException:
+        if own_transaction and connection.connection.in_transaction:
+            raw.execute("ROLLBACK")
+        raw.close()
+        raise
+    try:
+        raw.execute(
+            f"SELECT m.key, m.person_id, m.office_id FROM rumbo_holder_keys k "  # noqa: S608
+            f"JOIN {table} m ON m.key = k.key "
+            f"WHERE NOT EXISTS (SELECT 1 FROM rumbo_holder_excluded x WHERE x.id = m.person_id)"
+        )
+        while batch := raw.fetchmany(100_000):
+            yield from batch
+    finally:
+        raw.execute("DELETE FROM rumbo_holder_keys")
+        raw.execute("DELETE FROM rumbo_holder_excluded")
+        raw.close()
 
 
 Pair = tuple[int, int, float, float, tuple[int, ...]]  # (person a, person b, weight, probability, gammas)

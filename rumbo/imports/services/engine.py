@@ -32,7 +32,9 @@ Nothing of an invalid row is written. A failure rolls back the chunk it happened
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,12 +80,13 @@ from rumbo.people.models import Address, Document, Language, Nationality, Person
 from rumbo.people.services._common import area_cache
 
 if TYPE_CHECKING:
-    from rumbo.matching.dedupe import KnownProfile
+    from rumbo.matching.dedupe import KnownProfile, Pair
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 10_000  # rows per transaction
 PREPARE_ROWS = 2000  # rows per piece of validation work
+AHEAD_ROWS = 40_000  # rows validated ahead of the writes, at most (with worker processes)
 MAX_ROWS = 1_000_000
 CANDIDATES_PER_ROW = 5
 #: From this many rows on, the duplicate check runs once for the whole file, vectorised by Splink, after
@@ -200,9 +203,16 @@ class ImportEngine:
         self.workers_used = 0
         self.match_at_end = False
         self.known: dict[int, KnownProfile] = {}  # large files: the created persons' profiles and keys
+        self.reserved: Iterator[int] | None = None  # person ids reserved before writing (see run)
 
     # --- the run ---------------------------------------------------------------------------------
     def run(self) -> None:
+        # The cyclic garbage collector stays off for the whole import: everything it allocates is freed by
+        # reference counting, and walking millions of young objects cost seconds (``rumbo.lib.memory``).
+        with collector_paused():
+            self._import()
+
+    def _import(self) -> None:
         batch = self.batch
         with self.timer.phase("parse"):
             rows = self._read()
@@ -220,11 +230,20 @@ class ImportEngine:
         )
         self.workers_used = self.workers if len(rows) >= PARALLEL_MIN_ROWS and can_fork() else 0
         self.match_at_end = len(rows) >= batch_match_min_rows()
+        # With worker processes, the final duplicate check runs in a thread of its own as soon as every row
+        # is validated, while this thread is still writing: the persons' ids are reserved beforehand, so
+        # the check knows them before they are written.
+        concurrent = self.match_at_end and self.workers_used > 0
+        if concurrent:
+            self.reserved = iter(self.writer.reserve_ids(Person, len(rows)))
         # Validated in pieces (workers hand them back early and evenly), written a chunk at a time (each
         # transaction writes an index page once for all the rows of its chunk that land on it).
         size = min(PREPARE_ROWS, self.chunk_size)
         pieces = [rows[i : i + size] for i in range(0, len(rows), size)]
         window = 2 * self.workers_used + -(-self.chunk_size // size)
+        if concurrent:  # let the workers run ahead of the writes, within a bound on memory
+            window = max(window, AHEAD_ROWS // size)
+        matcher: _Matcher | None = None
         with (
             PreparePool(spec, self.workers_used, window=window) as pool,
             area_cache(),
@@ -236,21 +255,42 @@ class ImportEngine:
             connection.constraint_checks_disabled(),
         ):
             results = pool.map(pieces)
-            pending: list[Prepared] = []
-            for number, _piece in enumerate(pieces, start=1):
-                with self.timer.phase("validate"):
-                    pending.extend(next(results))
-                if len(pending) >= self.chunk_size or number == len(pieces):
-                    with collector_paused():
-                        self._chunk(pending)
+            ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
+            waiting = 0  # rows classified, not yet written
+            taken = 0
+            ahead = max(AHEAD_ROWS, self.chunk_size)
+            while taken < len(pieces) or ready:
+                # Classify every piece already validated (cheap); wait for one only with no chunk to write.
+                while taken < len(pieces) and waiting < ahead and (waiting < self.chunk_size or pool.ready()):
+                    with self.timer.phase("validate"):
+                        prepared = next(results)
+                    taken += 1
+                    ready.append((prepared, *self._classify(prepared)))
+                    waiting += len(prepared)
+                if concurrent and matcher is None and taken == len(pieces):
+                    matcher = self._start_matcher()
+                if waiting >= self.chunk_size or (taken == len(pieces) and ready):
+                    chunk: list[Prepared] = []
+                    new: list[Prepared] = []
+                    firsts: list[Seen] = []
+                    while ready and len(chunk) < self.chunk_size:
+                        part, part_new, part_firsts = ready.popleft()
+                        chunk += part
+                        new += part_new
+                        firsts += part_firsts
+                    waiting -= len(chunk)
+                    self._chunk(chunk, new, firsts)
                     if self.progress is not None:
-                        self.progress(len(pending))
-                    pending = []
+                        self.progress(len(chunk))
             self.prepare_cpu_seconds = pool.cpu_seconds
-        del rows, pieces, pending
+        del rows, pieces, ready
         if self.match_at_end:
-            with self.timer.phase("duplicates"), collector_paused():
-                self._duplicates_at_end()
+            with self.timer.phase("duplicates"):
+                if matcher is not None:
+                    created, pairs, offices = matcher.result()
+                else:
+                    created, pairs, offices = self._match_created()
+                self._store_matches(created, pairs, offices)
 
     def _read(self) -> list[tuple[int, list[Any]]]:
         path = stored_file(self.batch)
@@ -273,12 +313,24 @@ class ImportEngine:
         return out
 
     # --- one chunk -------------------------------------------------------------------------------
-    def _chunk(self, prepared: list[Prepared]) -> None:
+    def _classify(self, prepared: list[Prepared]) -> tuple[list[Prepared], list[Seen]]:
+        """Repeats of earlier rows marked (:meth:`_repeats`); with reserved ids, each row to create gets its
+        person id now, and its profile and keys are kept for the final duplicate check. Returns the rows to
+        create and the rows seen first."""
         new, firsts = self._repeats(prepared)
+        if self.reserved is not None:
+            office_id = self.batch.office_id
+            for row in new:
+                row.person_id = pid = next(self.reserved)
+                self.known[pid] = (office_id, row.profile, row.keys)
+        return new, firsts
+
+    def _chunk(self, prepared: list[Prepared], new: list[Prepared], firsts: list[Seen]) -> None:
         with transaction.atomic():
             with self.timer.phase("write"):
-                ids = self.writer.allocate_ids(Person, len(new)) if new else []
-                for row, pk in zip(new, ids, strict=True):
+                unnumbered = [row for row in new if row.person_id is None]
+                ids = self.writer.allocate_ids(Person, len(unnumbered)) if unnumbered else []
+                for row, pk in zip(unnumbered, ids, strict=True):
                     row.person_id = pk
                 self._write_persons(new)
                 if new:
@@ -293,7 +345,7 @@ class ImportEngine:
                     )
             with self.timer.phase("index"):
                 self._write_index(new)
-            if self.match_at_end:
+            if self.match_at_end and self.reserved is None:
                 office_id = self.batch.office_id
                 for row in new:  # what the final duplicate check needs of them, without reading it back
                     assert row.person_id is not None
@@ -448,12 +500,10 @@ class ImportEngine:
             self.counters.possible_duplicates += marked
             self.counters.created -= marked
 
-    def _duplicates_at_end(self) -> None:
-        """The duplicate check of a large file, once, after every chunk is written (see the module
-        docstring): the same pairs, candidates and row marks as :meth:`_duplicates`."""
+    def _match_created(self) -> tuple[set[int], list[Pair], dict[int, int]]:
+        """The duplicate check of a large file, once, for every person it creates (see the module
+        docstring): the created persons, the scored pairs and each person's office."""
         from rumbo.matching.dedupe import import_pairs
-        from rumbo.matching.models import DuplicatePair
-        from rumbo.matching.scoring import explain
 
         created = {
             pid
@@ -461,10 +511,29 @@ class ImportEngine:
             if seen.status == ImportRow.Status.CREATED and (pid := seen.person()) is not None
         }
         if not created:
-            return
+            return created, [], {}
         known = {pid: self.known[pid] for pid in created if pid in self.known}
         self.known = {}
         pairs, offices = import_pairs(created, self.office_ids, threshold=self.threshold, known=known)
+        return created, pairs, offices
+
+    def _start_matcher(self) -> _Matcher:
+        """:meth:`_match_created` in a thread (its own database connection), started once every row is
+        classified; the rows' ids were reserved, so it needs nothing this thread writes."""
+        created, known = set(self.known), self.known
+        self.known = {}
+        matcher = _Matcher(created, known, self.office_ids, self.threshold)
+        matcher.start()
+        return matcher
+
+    def _store_matches(self, created: set[int], pairs: list[Pair], offices: dict[int, int]) -> None:
+        """The pairs at or above the threshold queued, and the rows of the created persons they involve
+        marked: the same pairs, candidates and row marks as :meth:`_duplicates`."""
+        from rumbo.matching.models import DuplicatePair
+        from rumbo.matching.scoring import explain
+
+        if not created:
+            return
         found: dict[int, list[tuple[float, int]]] = {}
         queued: list[DuplicatePair] = []
         for left, right, weight, probability, gammas in pairs:
@@ -559,6 +628,43 @@ def _update_marks(marks: list[tuple[str, str, int]]) -> None:
             f"UPDATE {table} SET status = %s, candidates = %s{cast} WHERE id = %s",  # noqa: S608
             marks,
         )
+
+
+class _Matcher(threading.Thread):
+    """The final duplicate check (``matching.dedupe.import_pairs``) beside the writes. Django gives the
+    thread its own database connection, closed when it ends; its reads take no lock the writes wait for."""
+
+    def __init__(
+        self, created: set[int], known: dict[int, KnownProfile], office_ids: list[int], threshold: float
+    ) -> None:
+        super().__init__(name="rumbo-import-matcher", daemon=True)
+        self.created, self.known, self.office_ids, self.threshold = created, known, office_ids, threshold
+        self._result: tuple[list[Pair], dict[int, int]] | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        from django.db import connections
+
+        from rumbo.matching.dedupe import import_pairs
+
+        try:  # (the importing thread keeps the garbage collector paused meanwhile)
+            self._result = import_pairs(
+                self.created, self.office_ids, threshold=self.threshold, known=self.known
+            )
+        except BaseException as exc:  # handed to the importing thread
+            self._error = exc
+        finally:
+            self.known = {}
+            connections.close_all()
+
+    def result(self) -> tuple[set[int], list[Pair], dict[int, int]]:
+        """Wait for the check; its pairs (or its exception, raised here)."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        pairs, offices = self._result
+        return self.created, pairs, offices
 
 
 def batch_match_min_rows() -> int:
