@@ -107,32 +107,17 @@ def _in_lists(values: list[int]) -> Iterator[tuple[list[Any], str]]:
         yield part, f"IN ({','.join(['%s'] * len(part))})"
 
 
-def _neighbours(
-    person_ids: Collection[int],
-    office_ids: Collection[int],
-    known_keys: Mapping[int, Sequence[int]] | None = None,
-) -> dict[int, list[int]]:
+def _neighbours(person_ids: Collection[int], office_ids: Collection[int]) -> dict[int, list[int]]:
     """The persons sharing a blocking key with ``person_ids`` (the part of the registry an import can
     match), each with the keys it shares — every pair involving ``person_ids`` shares one of them, so they
     are all the blocking the batch needs, and none has to be computed again.
 
-    Raw SQL over the ``MatchKey`` indexes (an import of 100,000 persons asks for about a million keys).
-    ``known_keys``: the keys of ``person_ids`` when the caller holds them (an import just computed them)."""
+    Raw SQL over the ``MatchKey`` indexes (an import of 100,000 persons asks for about a million keys)."""
     table = connection.ops.quote_name(MatchKey._meta.db_table)
     offices = set(office_ids)
     ids = sorted(person_ids)
     subset = set(ids)
     out: dict[int, list[int]] = defaultdict(list)
-    if known_keys is not None:
-        for pid in ids:
-            out[pid].extend(known_keys.get(pid, ()))
-        distinct = sorted({k for keys in known_keys.values() for k in keys})
-        # Every person holding one of the keys, except those of ``person_ids`` (known already, and maybe not
-        # written yet: an import runs this while it writes).
-        for key, pid, oid in _holders(table, distinct, ids):
-            if oid in offices:
-                out[pid].append(key)
-        return out
     if connection.vendor == "postgresql":
         # One hash join: several times faster than a million index probes by key lists.
         with connection.cursor() as cursor:
@@ -162,19 +147,38 @@ def _neighbours(
     return out
 
 
-def _holders(table: str, keys: list[int], excluded: list[int]) -> Iterator[tuple[int, int, int]]:
-    """(key, person, office) of the ``MatchKey`` rows with one of ``keys`` (sorted, distinct) whose person is
-    not in ``excluded`` (sorted): one join in the database, without a statement per 900 keys.
+def _id_ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ``ids`` as runs of consecutive ids: ``[1, 2, 3, 7]`` → ``[(1, 3), (7, 7)]``."""
+    out: list[tuple[int, int]] = []
+    for pid in ids:
+        if out and pid == out[-1][1] + 1:
+            out[-1] = (out[-1][0], pid)
+        else:
+            out.append((pid, pid))
+    return out
 
-    Safe beside a writer on another connection (the import's): on SQLite only temporary tables are written,
+
+_MAX_RANGES = 400  # id runs excluded in SQL (SQLite takes 999 parameters); more are excluded in Python
+
+
+def _holders(
+    table: str, keys: list[int], exclude: Sequence[tuple[int, int]]
+) -> Iterator[tuple[int, int, int]]:
+    """(key, person, office) of the ``MatchKey`` rows with one of ``keys`` (sorted, distinct) whose person is
+    in none of the id ranges ``exclude`` (at most :data:`_MAX_RANGES`): one join in the database, without a
+    statement per 900 keys.
+
+    Safe beside a writer on another connection (the import's): on SQLite only a temporary table is written,
     in a deferred transaction that takes no lock on the database."""
+    ranges = list(exclude)
+    bounds = [bound for run in ranges for bound in run]
     if connection.vendor == "postgresql":
+        test = "".join(" AND m.person_id NOT BETWEEN %s AND %s" for _ in ranges)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT m.key, m.person_id, m.office_id FROM (SELECT unnest(%s::bigint[]) AS key) k "  # noqa: S608
-                f"JOIN {table} m ON m.key = k.key "
-                f"WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::bigint[]) AS n(id) WHERE n.id = m.person_id)",
-                [keys, excluded],
+                f"JOIN {table} m ON m.key = k.key WHERE TRUE{test}",
+                [keys, *bounds],
             )
             while batch := cursor.fetchmany(100_000):
                 yield from batch
@@ -186,9 +190,7 @@ def _holders(table: str, keys: list[int], excluded: list[int]) -> Iterator[tuple
         if own_transaction:
             raw.execute("BEGIN DEFERRED")
         raw.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_keys (key INTEGER PRIMARY KEY)")
-        raw.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_excluded (id INTEGER PRIMARY KEY)")
         raw.executemany("INSERT INTO rumbo_holder_keys (key) VALUES (?)", ((k,) for k in keys))
-        raw.executemany("INSERT INTO rumbo_holder_excluded (id) VALUES (?)", ((i,) for i in excluded))
         if own_transaction:
             raw.execute("COMMIT")
     except BaseException:
@@ -197,16 +199,16 @@ def _holders(table: str, keys: list[int], excluded: list[int]) -> Iterator[tuple
         raw.close()
         raise
     try:
+        test = "".join(" AND m.person_id NOT BETWEEN ? AND ?" for _ in ranges)
         raw.execute(
             f"SELECT m.key, m.person_id, m.office_id FROM rumbo_holder_keys k "  # noqa: S608
-            f"JOIN {table} m ON m.key = k.key "
-            f"WHERE NOT EXISTS (SELECT 1 FROM rumbo_holder_excluded x WHERE x.id = m.person_id)"
+            f"JOIN {table} m ON m.key = k.key WHERE 1{test}",
+            bounds,
         )
         while batch := raw.fetchmany(100_000):
             yield from batch
     finally:
         raw.execute("DELETE FROM rumbo_holder_keys")
-        raw.execute("DELETE FROM rumbo_holder_excluded")
         raw.close()
 
 
@@ -222,25 +224,14 @@ def _predict(
     report: Progress,
     *,
     with_clusters: bool,
-    known: Mapping[int, KnownProfile] | None = None,
 ) -> tuple[list[Pair], dict[int, int], dict[int, int], int, int]:
     """Splink over ``office_ids`` (or over ``subset`` and the persons sharing a key with it): the pairs at or
     above ``threshold`` (with ``subset``, only those involving it), each person's office, the clusters, the
-    number of persons loaded and of pairs compared. ``known``: profiles and keys of persons of ``subset``
-    the caller holds, used instead of reading them back."""
-    known = known or {}
+    number of persons loaded and of pairs compared."""
     with _short_queries():
-        keys = (
-            _neighbours(subset, office_ids, {pid: k for pid, (_, _, k) in known.items()} if known else None)
-            if subset is not None
-            else None
-        )
+        keys = _neighbours(subset, office_ids) if subset is not None else None
         scope = set(keys) if keys is not None else None
-        loaded = (
-            [*_known_profiles(known, scope), *_profiles(office_ids, scope - known.keys())]
-            if scope is not None
-            else None
-        )
+        loaded = list(_profiles(office_ids, scope)) if scope is not None else None
     everyone = MatchProfile._base_manager.filter(office_id__in=office_ids)
     total = len(scope) if scope is not None else everyone.count()
     offices: dict[int, int] = {}
@@ -276,6 +267,66 @@ def _predict(
     return pairs, offices, clusters, persons, comparisons
 
 
+class ImportPairs:
+    """The duplicate check of a large import, fed as the import goes (``rumbo.imports``): every pair
+    involving a person it creates and anyone in ``office_ids`` sharing a blocking key, at or above
+    ``threshold``, scored by Splink with the same model and keys as intake — one vectorised pass instead of
+    one lookup per row. Nothing is written.
+
+    :meth:`add` takes created persons as (office, ``MatchProfile`` values in ``PROFILE_FIELDS`` order,
+    blocking keys), as the import computed them, and looks up at once the registry's persons holding their
+    keys; :meth:`pairs` loads those persons' profiles and scores everything. ``exclude``: id ranges holding
+    every person the import creates (read back, they would be loaded twice)."""
+
+    def __init__(
+        self,
+        office_ids: Collection[int],
+        *,
+        threshold: float,
+        exclude: Sequence[tuple[int, int]] = (),
+        backend: str = "duckdb",
+    ) -> None:
+        self.office_ids = sorted(office_ids)
+        self.offices = set(office_ids)
+        self.threshold = threshold
+        self.backend = backend
+        self.exclude = list(exclude) if len(exclude) <= _MAX_RANGES else []
+        self.known: dict[int, KnownProfile] = {}
+        self.looked_up: set[int] = set()  # keys already looked up
+        self.neighbours: dict[int, list[int]] = defaultdict(list)  # registry person → keys shared
+        self.table = connection.ops.quote_name(MatchKey._meta.db_table)
+
+    def add(self, known: Mapping[int, KnownProfile]) -> None:
+        self.known.update(known)
+        fresh = {k for _, _, keys in known.values() for k in keys}
+        fresh -= self.looked_up
+        if not fresh:
+            return
+        self.looked_up |= fresh
+        with _short_queries():
+            for key, pid, oid in _holders(self.table, sorted(fresh), self.exclude):
+                if oid in self.offices and pid not in self.known:
+                    self.neighbours[pid].append(key)
+
+    def pairs(self) -> tuple[list[Pair], dict[int, int]]:
+        """The pairs involving an added person, and each person's office."""
+        created = self.known
+        # Added after the lookups that returned them (or not excluded): they are the import's own.
+        neighbours = {pid: keys for pid, keys in self.neighbours.items() if pid not in created}
+        with _short_queries():
+            loaded = [*_known_profiles(created, created), *_profiles(self.office_ids, neighbours)]
+        offices = {pid: oid for pid, oid, _ in loaded}
+        if len(loaded) < 2:
+            return [], offices
+        keys: dict[int, Sequence[int]] = {pid: k for pid, (_, _, k) in created.items()}
+        keys.update(neighbours)
+        df = splink_model.frame_from_values([(pid, values) for pid, _, values in loaded], keys=keys)
+        del loaded, keys
+        pairs_df, _ = splink_model.predict(df, model_path(), threshold=self.threshold, backend=self.backend)
+        pairs = [p for p in splink_model.gamma_rows(pairs_df) if p[0] in created or p[1] in created]
+        return pairs, offices
+
+
 def import_pairs(
     person_ids: Collection[int],
     office_ids: Collection[int],
@@ -284,22 +335,32 @@ def import_pairs(
     backend: str = "duckdb",
     known: Mapping[int, KnownProfile] | None = None,
 ) -> tuple[list[Pair], dict[int, int]]:
-    """The duplicate check of a large import: every pair involving one of ``person_ids`` (the persons it
-    created) and anyone in ``office_ids`` sharing a blocking key, at or above ``threshold``, scored by Splink
-    with the same model and keys as intake (one vectorised pass instead of one lookup per row). Returns the
-    pairs and each person's office. Nothing is written. ``known``: (office, ``MatchProfile`` values in
-    ``PROFILE_FIELDS`` order, blocking keys) of created persons, as the import computed them."""
-    pairs, offices, _, _, _ = _predict(
-        office_ids,
-        set(person_ids),
-        threshold,
-        backend,
-        None,
-        lambda *a: None,
-        with_clusters=False,
-        known=known,
-    )
-    return pairs, offices
+    """:class:`ImportPairs` in one call, for persons already written: ``known`` holds their profiles and
+    keys as the import computed them (those missing are read back). Returns the pairs and each person's
+    office."""
+    known = dict(known or {})
+    missing = set(person_ids) - known.keys()
+    if missing:
+        known.update(_stored_profiles(missing))
+    check = ImportPairs(office_ids, threshold=threshold, exclude=_id_ranges(sorted(known)), backend=backend)
+    check.add(known)
+    return check.pairs()
+
+
+def _stored_profiles(person_ids: Collection[int]) -> dict[int, KnownProfile]:
+    """(office, profile values, keys) of ``person_ids`` as the match index holds them."""
+    ids = sorted(person_ids)
+    parts = [ids[start : start + 900] for start in range(0, len(ids), 900)]  # SQLite allows 999 parameters
+    keys: dict[int, list[int]] = defaultdict(list)
+    for part in parts:
+        for key, pid in MatchKey._base_manager.filter(person_id__in=part).values_list("key", "person_id"):
+            keys[pid].append(key)
+    columns = ("person_id", "office_id", *PROFILE_FIELDS)
+    out: dict[int, KnownProfile] = {}
+    for part in parts:
+        for pid, oid, *values in MatchProfile._base_manager.filter(person_id__in=part).values_list(*columns):
+            out[pid] = (oid, values, keys.get(pid, []))
+    return out
 
 
 def dedupe_run(
