@@ -32,7 +32,7 @@ Nothing of an invalid row is written. A failure rolls back the chunk it happened
 from __future__ import annotations
 
 import logging
-import threading
+import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -243,47 +243,8 @@ class ImportEngine:
         window = 2 * self.workers_used + -(-self.chunk_size // size)
         if concurrent:  # let the workers run ahead of the writes, within a bound on memory
             window = max(window, AHEAD_ROWS // size)
-        matcher: _Matcher | None = None
-        with (
-            PreparePool(spec, self.workers_used, window=window) as pool,
-            area_cache(),
-            _sqlite_bulk_session(),
-            # As ``loaddata`` does: SQLite does not look up the parent of every row it inserts (a third
-            # of the write time). Every key written is known good: the persons' ids were allocated in
-            # the same transaction, offices and places were checked when the rows were validated. On
-            # PostgreSQL (and inside a dry run's transaction) this changes nothing.
-            connection.constraint_checks_disabled(),
-        ):
-            results = pool.map(pieces)
-            ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
-            waiting = 0  # rows classified, not yet written
-            taken = 0
-            ahead = max(AHEAD_ROWS, self.chunk_size)
-            while taken < len(pieces) or ready:
-                # Classify every piece already validated (cheap); wait for one only with no chunk to write.
-                while taken < len(pieces) and waiting < ahead and (waiting < self.chunk_size or pool.ready()):
-                    with self.timer.phase("validate"):
-                        prepared = next(results)
-                    taken += 1
-                    ready.append((prepared, *self._classify(prepared)))
-                    waiting += len(prepared)
-                if concurrent and matcher is None and taken == len(pieces):
-                    matcher = self._start_matcher()
-                if waiting >= self.chunk_size or (taken == len(pieces) and ready):
-                    chunk: list[Prepared] = []
-                    new: list[Prepared] = []
-                    firsts: list[Seen] = []
-                    while ready and len(chunk) < self.chunk_size:
-                        part, part_new, part_firsts = ready.popleft()
-                        chunk += part
-                        new += part_new
-                        firsts += part_firsts
-                    waiting -= len(chunk)
-                    self._chunk(chunk, new, firsts)
-                    if self.progress is not None:
-                        self.progress(len(chunk))
-            self.prepare_cpu_seconds = pool.cpu_seconds
-        del rows, pieces, ready
+        matcher = self._write_all(spec, pieces, window, concurrent)
+        del rows, pieces
         if self.match_at_end:
             with self.timer.phase("duplicates"):
                 if matcher is not None:
@@ -291,6 +252,64 @@ class ImportEngine:
                 else:
                     created, pairs, offices = self._match_created()
                 self._store_matches(created, pairs, offices)
+
+    def _write_all(
+        self, spec: PrepareSpec, pieces: list[list[tuple[int, list[Any]]]], window: int, concurrent: bool
+    ) -> _Matcher | None:
+        """Every piece validated (by the workers), classified as soon as it is ready, and written a chunk
+        at a time. ``concurrent``: the final duplicate check is started once every piece is classified;
+        it is returned, still running."""
+
+        matcher: _Matcher | None = None
+        try:
+            with (
+                PreparePool(spec, self.workers_used, window=window) as pool,
+                area_cache(),
+                _sqlite_bulk_session(),
+                # As ``loaddata`` does: SQLite does not look up the parent of every row it inserts (a third
+                # of the write time). Every key written is known good: the persons' ids were allocated in
+                # the same transaction, offices and places were checked when the rows were validated. On
+                # PostgreSQL (and inside a dry run's transaction) this changes nothing.
+                connection.constraint_checks_disabled(),
+            ):
+                results = pool.map(pieces)
+                ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
+                waiting = 0  # rows classified, not yet written
+                taken = 0
+                ahead = max(AHEAD_ROWS, self.chunk_size)
+                while taken < len(pieces) or ready:
+                    # Classify every piece already validated (cheap); wait for one only with nothing to write.
+                    while (
+                        taken < len(pieces)
+                        and waiting < ahead
+                        and (waiting < self.chunk_size or pool.ready())
+                    ):
+                        with self.timer.phase("validate"):
+                            prepared = next(results)
+                        taken += 1
+                        ready.append((prepared, *self._classify(prepared)))
+                        waiting += len(prepared)
+                    if concurrent and matcher is None and taken == len(pieces):
+                        matcher = self._start_matcher()
+                    if waiting >= self.chunk_size or (taken == len(pieces) and ready):
+                        chunk: list[Prepared] = []
+                        new: list[Prepared] = []
+                        firsts: list[Seen] = []
+                        while ready and len(chunk) < self.chunk_size:
+                            part, part_new, part_firsts = ready.popleft()
+                            chunk += part
+                            new += part_new
+                            firsts += part_firsts
+                        waiting -= len(chunk)
+                        self._chunk(chunk, new, firsts)
+                        if self.progress is not None:
+                            self.progress(len(chunk))
+                self.prepare_cpu_seconds = pool.cpu_seconds
+        except BaseException:
+            if matcher is not None:  # the import stopped: so does the check
+                matcher.cancel()
+            raise
+        return matcher
 
     def _read(self) -> list[tuple[int, list[Any]]]:
         path = stored_file(self.batch)
@@ -522,9 +541,7 @@ class ImportEngine:
         classified; the rows' ids were reserved, so it needs nothing this thread writes."""
         created, known = set(self.known), self.known
         self.known = {}
-        matcher = _Matcher(created, known, self.office_ids, self.threshold)
-        matcher.start()
-        return matcher
+        return _Matcher(created, known, self.office_ids, self.threshold)
 
     def _store_matches(self, created: set[int], pairs: list[Pair], offices: dict[int, int]) -> None:
         """The pairs at or above the threshold queued, and the rows of the created persons they involve
@@ -630,41 +647,72 @@ def _update_marks(marks: list[tuple[str, str, int]]) -> None:
         )
 
 
-class _Matcher(threading.Thread):
-    """The final duplicate check (``matching.dedupe.import_pairs``) beside the writes. Django gives the
-    thread its own database connection, closed when it ends; its reads take no lock the writes wait for."""
+class _Matcher:
+    """The final duplicate check (``matching.dedupe.import_pairs``) beside the writes, in a process forked
+    once every row is validated: it holds the created persons' profiles and keys without copying them, and
+    scores on its own core while this process writes the last chunks (a thread would wait for this one's
+    interpreter lock). It reads the registry through a connection of its own and sends back the pairs."""
 
     def __init__(
         self, created: set[int], known: dict[int, KnownProfile], office_ids: list[int], threshold: float
     ) -> None:
-        super().__init__(name="rumbo-import-matcher", daemon=True)
-        self.created, self.known, self.office_ids, self.threshold = created, known, office_ids, threshold
-        self._result: tuple[list[Pair], dict[int, int]] | None = None
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        from django.db import connections
-
-        from rumbo.matching.dedupe import import_pairs
-
-        try:  # (the importing thread keeps the garbage collector paused meanwhile)
-            self._result = import_pairs(
-                self.created, self.office_ids, threshold=self.threshold, known=self.known
-            )
-        except BaseException as exc:  # handed to the importing thread
-            self._error = exc
-        finally:
-            self.known = {}
-            connections.close_all()
+        context = multiprocessing.get_context("fork")
+        self.created = created
+        self._inbox, outbox = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_match_in_child,
+            args=(outbox, created, known, office_ids, threshold),
+            name="rumbo-import-matcher",
+            daemon=True,
+        )
+        self._process.start()
+        outbox.close()
 
     def result(self) -> tuple[set[int], list[Pair], dict[int, int]]:
-        """Wait for the check; its pairs (or its exception, raised here)."""
-        self.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        pairs, offices = self._result
+        """Wait for the check: its pairs and each person's office."""
+        try:
+            status, payload = self._inbox.recv()
+        except EOFError:
+            status, payload = "error", f"the duplicate check ended (exit code {self._process.exitcode})"
+        finally:
+            self._process.join()
+            self._inbox.close()
+        if status != "ok":
+            raise RuntimeError(f"Duplicate check failed: {payload}")
+        pairs, offices = payload
         return self.created, pairs, offices
+
+    def cancel(self) -> None:
+        """The import stopped: end the check."""
+        self._process.terminate()
+        self._process.join()
+        self._inbox.close()
+
+
+_INHERITED: list[Any] = []  # the parent's database connections, in a forked matcher: never used nor closed
+
+
+def _match_in_child(
+    outbox: Any, created: set[int], known: dict[int, KnownProfile], office_ids: list[int], threshold: float
+) -> None:
+    import traceback
+
+    from django.db import connections
+
+    from rumbo.matching.dedupe import import_pairs
+
+    # The parent's connections are left alone (closing one would end the parent's session); Django opens
+    # this process's own on its first query.
+    for conn in connections.all(initialized_only=True):
+        _INHERITED.append(conn.connection)
+        conn.connection = None
+    try:
+        outbox.send(("ok", import_pairs(created, office_ids, threshold=threshold, known=known)))
+    except BaseException:
+        outbox.send(("error", traceback.format_exc()))
+    finally:
+        connections.close_all()
+        outbox.close()
 
 
 def batch_match_min_rows() -> int:
