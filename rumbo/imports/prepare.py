@@ -271,7 +271,8 @@ def _init_worker(spec: PrepareSpec) -> None:
     # the cache switched off again).
     _worker_cache = area_cache()
     _worker_cache.__enter__()
-    _worker = Preparer(spec)
+    if _worker is None or _worker.spec != spec:  # else inherited from the parent, already warm
+        _worker = Preparer(spec)
     # What the process holds so far (modules, settings, caches) lives as long as it does: out of the
     # collector's sight, each collection only walks the rows of the chunk in hand.
     gc.freeze()
@@ -298,9 +299,17 @@ def can_fork() -> bool:
 class PreparePool:
     """Prepared chunks, in order: from worker processes when ``workers`` > 0, else in this process."""
 
-    def __init__(self, spec: PrepareSpec, workers: int, *, window: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: PrepareSpec,
+        workers: int,
+        *,
+        window: int | None = None,
+        warm: Sequence[tuple[int, Sequence[Any]]] = (),
+    ) -> None:
         self.spec = spec
         self.workers = workers
+        self.warm = warm  # a few rows to prepare once before the workers start (see __enter__)
         self.window = window or 2 * workers  # pieces in flight
         self.cpu_seconds = 0.0  # spent preparing, summed over the processes
         self._pool: Any = None
@@ -309,11 +318,19 @@ class PreparePool:
 
     def __enter__(self) -> PreparePool:
         if self.workers > 0:
+            global _worker
+            # Built once here, and warmed on a few rows (places, phone metadata and country names are
+            # loaded on first use), rather than in every worker: the workers inherit it ready.
+            _worker = Preparer(self.spec)
+            if self.warm:
+                with area_cache():
+                    _worker.prepare(self.warm)
             # A forked child must not share the parent's database connection: close it first, the parent
             # opens a new one on its next query and each child opens its own.
             connections.close_all()
             context = multiprocessing.get_context("fork")
             self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.spec,))
+            _worker = None  # the workers have theirs
         else:
             self._local = Preparer(self.spec)
         return self

@@ -86,6 +86,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 10_000  # rows per transaction
 PREPARE_ROWS = 2000  # rows per piece of validation work
+WARM_ROWS = 50  # prepared once before the workers start, so that they start warm
 AHEAD_ROWS = 40_000  # rows validated ahead of the writes, at most (with worker processes)
 MAX_ROWS = 1_000_000
 CANDIDATES_PER_ROW = 5
@@ -263,7 +264,7 @@ class ImportEngine:
         matcher: _Matcher | None = None
         try:
             with (
-                PreparePool(spec, self.workers_used, window=window) as pool,
+                PreparePool(spec, self.workers_used, window=window, warm=pieces[0][:WARM_ROWS]) as pool,
                 area_cache(),
                 _sqlite_bulk_session(),
                 # As ``loaddata`` does: SQLite does not look up the parent of every row it inserts (a third
@@ -275,6 +276,7 @@ class ImportEngine:
                 results = pool.map(pieces)
                 ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
                 waiting = 0  # rows classified, not yet written
+                written = 0
                 taken = 0
                 ahead = max(AHEAD_ROWS, self.chunk_size)
                 while taken < len(pieces) or ready:
@@ -291,17 +293,20 @@ class ImportEngine:
                         waiting += len(prepared)
                     if concurrent and matcher is None and taken == len(pieces):
                         matcher = self._start_matcher()
-                    if waiting >= self.chunk_size or (taken == len(pieces) and ready):
+                    # The first chunk is one piece: writing (the longest task) starts as early as it can.
+                    limit = self.chunk_size if written else min(self.chunk_size, len(pieces[0]))
+                    if waiting >= limit or (taken == len(pieces) and ready):
                         chunk: list[Prepared] = []
                         new: list[Prepared] = []
                         firsts: list[Seen] = []
-                        while ready and len(chunk) < self.chunk_size:
+                        while ready and len(chunk) < limit:
                             part, part_new, part_firsts = ready.popleft()
                             chunk += part
                             new += part_new
                             firsts += part_firsts
                         waiting -= len(chunk)
                         self._chunk(chunk, new, firsts)
+                        written += len(chunk)
                         if self.progress is not None:
                             self.progress(len(chunk))
                 self.prepare_cpu_seconds = pool.cpu_seconds
