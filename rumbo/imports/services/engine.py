@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -151,7 +152,8 @@ _first = itemgetter(0)
 @contextmanager
 def _sqlite_bulk_session() -> Iterator[None]:
     """SQLite: while importing, a larger page cache (the pages of the indexes new rows go into stay in
-    memory) and no automatic checkpoint at every commit (the WAL is copied back once, at the end).
+    memory) and no automatic checkpoint at every commit (the WAL is copied back once, at the end: see
+    :func:`_checkpoint_after`).
     Restored afterwards. Other databases: nothing."""
     if connection.vendor != "sqlite":
         yield
@@ -169,8 +171,33 @@ def _sqlite_bulk_session() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {cache_size}")
             cursor.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
-            if not connection.in_atomic_block:
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _checkpoint() -> None:
+    """SQLite: copy the import's write-ahead log back into the database (in a thread of its own: it takes
+    no lock the duplicate check's writes wait for)."""
+    from django.db import connections
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connections.close_all()
+
+
+@contextmanager
+def _checkpoint_after() -> Iterator[None]:
+    """SQLite with a file: the log is checkpointed while the block runs, and waited for at its end. The
+    block's own writes stay in the log until the next checkpoint. Else nothing."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block or not can_fork():
+        yield
+        return
+    worker = threading.Thread(target=_checkpoint, name="rumbo-import-checkpoint", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
 
 
 class ImportEngine:
@@ -246,13 +273,14 @@ class ImportEngine:
             window = max(window, AHEAD_ROWS // size)
         matcher = self._write_all(spec, pieces, window, concurrent)
         del rows, pieces
-        if self.match_at_end:
-            with self.timer.phase("duplicates"):
-                if matcher is not None:
-                    created, pairs, offices = matcher.result()
-                else:
-                    created, pairs, offices = self._match_created()
-                self._store_matches(created, pairs, offices)
+        with _checkpoint_after():  # beside the duplicate check's last part
+            if self.match_at_end:
+                with self.timer.phase("duplicates"):
+                    if matcher is not None:
+                        created, pairs, offices = matcher.result()
+                    else:
+                        created, pairs, offices = self._match_created()
+                    self._store_matches(created, pairs, offices)
 
     def _write_all(
         self, spec: PrepareSpec, pieces: list[list[tuple[int, list[Any]]]], window: int, concurrent: bool
