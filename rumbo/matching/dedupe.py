@@ -31,7 +31,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 _CHUNK = 20_000
 
 
-ProfileRow = tuple[int, int, list[Any]]  # person, office, MatchProfile values in PROFILE_FIELDS order
+ProfileRow = tuple[int, int, Sequence[Any]]  # person, office, MatchProfile values in PROFILE_FIELDS order
 _BIRTH = PROFILE_FIELDS.index("birth_date")
 
 
@@ -79,7 +79,7 @@ def _known_profiles(known: Mapping[int, KnownProfile], scope: Collection[int]) -
     """:func:`_profiles` for the persons of ``known`` in ``scope``, from the values the caller holds."""
     for pid, (oid, values, _) in known.items():
         if pid in scope:
-            yield pid, oid, _dated(list(values))
+            yield pid, oid, values  # dates of birth as ISO text: the frame reads either
 
 
 @contextmanager
@@ -235,7 +235,7 @@ def _predict(
     everyone = MatchProfile._base_manager.filter(office_id__in=office_ids)
     total = len(scope) if scope is not None else everyone.count()
     offices: dict[int, int] = {}
-    rows: list[tuple[int, list[Any]]] = []
+    rows: list[tuple[int, Sequence[Any]]] = []
     for pid, oid, values in loaded if loaded is not None else _profiles(office_ids, None):
         offices[pid] = oid
         rows.append((pid, values))

@@ -65,3 +65,92 @@ def _jalisco_admin(world):
     from rumbo.offices.models import Role
 
     return member(world.jalisco, Role.OFFICE_ADMIN, username="admin-jal")
+
+
+def _with_duplicates(count: int) -> list[list[str]]:
+    """``_rows(count)`` plus a retyped copy of its first row (accents, phone without the area code's
+    spaces): a duplicate inside the file."""
+    rows = _rows(count)
+    twin = list(rows[1])
+    twin[6] = twin[6].replace(" ", "")
+    rows.insert(len(rows) - 2, twin)
+    return rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_duplicate_check_beside_the_writes_gives_what_the_check_after_them_gives(
+    world, monkeypatch, settings
+):
+    """With worker processes the final duplicate check runs in a forked process, fed ids reserved before
+    the writes; in-process it runs after them. Same rows flagged, same pairs, against the registry too."""
+    if not prepare.can_fork():
+        pytest.skip("worker processes need a database they can open (PostgreSQL, or SQLite on disk)")
+    from rumbo.matching.models import DuplicatePair
+    from rumbo.people.tests.utils import make_person
+
+    monkeypatch.setattr("rumbo.imports.services.engine.PARALLEL_MIN_ROWS", 10)
+    settings.RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = 0
+    content = csv_bytes(_with_duplicates(30))
+    first = _rows(1)[1]  # the registry already holds the person of the file's first row
+    born = datetime.datetime.strptime(first[4], "%d/%m/%Y").date()
+    outcome = {}
+    for workers, office in ((2, world.michoacan), (0, world.jalisco)):
+        admin = world.admin if office == world.michoacan else _jalisco_admin(world)
+        registered = make_person(admin, office, given_names=first[0], first_surname=first[1],
+                                 second_surname=first[2], birth_date=born, documents=[], phones=[])  # fmt: skip
+        batch = import_upload(actor=admin, office=office, upload=upload("p.csv", content))
+        import_set_mapping(actor=admin, batch=batch, mapping=batch.mapping)
+        batch = import_run(actor=admin, batch=batch, workers=workers, chunk_size=7)
+        assert batch.status == ImportBatch.Status.DONE, batch.error
+        rows = {r.row_number: r for r in ImportRow.objects.filter(batch=batch)}
+        number_of = {r.person_id: n for n, r in rows.items() if r.person_id}
+        number_of[registered.pk] = "registered"
+        pairs = {
+            frozenset((number_of[p.person_a_id], number_of[p.person_b_id]))
+            for p in DuplicatePair.objects.filter(office_a=office, office_b=office)
+        }
+        outcome[workers] = ({n: r.status for n, r in rows.items()}, pairs)
+        created = sorted(
+            Person.objects.filter(office=office).exclude(pk=registered.pk).values_list("pk", flat=True)
+        )
+        if workers:  # reserved together: consecutive, and a later registration lands after them
+            assert created == list(range(created[0], created[0] + len(created)))
+            later = make_person(admin, office, given_names="Otra", first_surname="Persona", documents=[])
+            assert later.pk > created[-1]
+    assert outcome[2] == outcome[0]
+    statuses, pairs = outcome[2]
+    assert frozenset((2, "registered")) in pairs  # against the registry
+    assert frozenset((2, len(statuses) - 1)) in pairs  # inside the file (the retyped copy)
+    assert statuses[2] == ImportRow.Status.DUPLICATE_SUSPECTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_stops_stops_its_duplicate_check(world, monkeypatch, settings):
+    if not prepare.can_fork():
+        pytest.skip("worker processes need a database they can open (PostgreSQL, or SQLite on disk)")
+    from rumbo.imports.services import engine
+
+    monkeypatch.setattr("rumbo.imports.services.engine.PARALLEL_MIN_ROWS", 10)
+    settings.RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = 0
+    started = []
+    real_start = engine.ImportEngine._start_matcher
+
+    def start(self):
+        started.append(matcher := real_start(self))
+        return matcher
+
+    def fail(self, *args):
+        if started:
+            raise RuntimeError("disk full")
+        return real_chunk(self, *args)
+
+    real_chunk = engine.ImportEngine._chunk
+    monkeypatch.setattr(engine.ImportEngine, "_start_matcher", start)
+    monkeypatch.setattr(engine.ImportEngine, "_chunk", fail)
+    batch = import_upload(
+        actor=world.admin, office=world.michoacan, upload=upload("p.csv", csv_bytes(_rows(40)))
+    )
+    import_set_mapping(actor=world.admin, batch=batch, mapping=batch.mapping)
+    batch = import_run(actor=world.admin, batch=batch, workers=2, chunk_size=7)
+    assert batch.status == ImportBatch.Status.FAILED
+    assert started and not started[0]._process.is_alive()

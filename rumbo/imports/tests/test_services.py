@@ -406,3 +406,16 @@ def test_error_report_has_the_original_columns_and_the_reasons_and_is_audited(wo
     )
     with pytest.raises(PermissionDenied):
         import_error_report(actor=world.caseworker, batch=batch)
+
+
+def test_reserved_person_ids_are_never_given_again(world):
+    """An import reserves its persons' ids before writing them: nothing registered meanwhile takes one."""
+    from rumbo.demo.writers import writer_for
+    from rumbo.people.tests.utils import make_person
+
+    before = make_person(world.caseworker, world.michoacan)
+    ids = writer_for("auto").reserve_ids(Person, 5)
+    assert len(ids) == 5 and ids == list(range(ids[0], ids[0] + 5)) and ids[0] > before.pk
+    after = make_person(world.caseworker, world.michoacan, given_names="Otra", first_surname="Persona")
+    assert after.pk > ids[-1]
+    assert writer_for("auto").reserve_ids(Person, 3)[0] > after.pk

@@ -112,3 +112,26 @@ def test_train_matcher_learns_from_a_registry_and_its_decisions(tmp_path: Any, d
     call_command("train_matcher", "--network", str(office_id), "--out", str(out), verbosity=0)
     model = load_model(out)
     assert model.weights[1][1] > 0  # identical surnames are evidence for a match
+
+
+def test_id_ranges_and_the_import_check_leave_the_imports_persons_out_of_the_registry_reads(
+    world: Any,
+) -> None:
+    """The import's duplicate check reads the registry's holders of its keys, leaving out its own persons
+    by id ranges in SQL (they may not be written yet), and still pairs them with each other."""
+    from rumbo.matching.dedupe import ImportPairs, _id_ranges, _stored_profiles
+    from rumbo.matching.selectors import match_settings_for
+
+    assert _id_ranges([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+    assert _id_ranges([]) == []
+    family = _family(world)
+    mine = {family["lupita"].pk, family["sister"].pk}
+    known = _stored_profiles(mine)
+    threshold = float(match_settings_for(world.michoacan).review_threshold)
+    check = ImportPairs([world.michoacan.pk], threshold=threshold, exclude=_id_ranges(sorted(mine)))
+    check.add(known)
+    assert set(check.neighbours) == {family["lupe"].pk}  # the registry's, not the import's own
+    pairs, offices = check.pairs()
+    found = {frozenset((a, b)) for a, b, *_ in pairs}
+    assert frozenset((family["lupe"].pk, family["lupita"].pk)) in found
+    assert offices[family["lupita"].pk] == world.michoacan.pk
