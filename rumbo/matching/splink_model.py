@@ -35,6 +35,14 @@ M_FLOOR = 1e-3
 M_FIXED = {("birth_date", "far"): 1e-5}
 
 
+def preload() -> None:
+    """Import what scoring needs (pandas, Splink, DuckDB) without starting anything (no connection, no
+    thread): a process about to fork a scorer calls it so that the child starts with them loaded."""
+    import duckdb  # noqa: F401
+    import pandas  # noqa: F401
+    import splink  # noqa: F401
+
+
 def _block_on_keys() -> Any:
     from splink import block_on
 

@@ -302,6 +302,12 @@ class ImportEngine:
                 connection.constraint_checks_disabled(),
             ):
                 results = pool.map(pieces)
+                if concurrent:
+                    # While the workers validate the first pieces: what the duplicate check will import
+                    # (pandas, Splink), so that the process forked for it starts with them loaded.
+                    from rumbo.matching.splink_model import preload
+
+                    preload()
                 ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
                 waiting = 0  # rows classified, not yet written
                 written = 0
