@@ -20,10 +20,18 @@ class MatchProfile(models.Model):
     Space-separated lists keep one row per person and load straight into DuckDB for batch runs.
     """
 
+    # A derived index, rebuilt from the person, like ``MatchKey``: no database-level foreign keys (Django
+    # still cascades a deletion).
     person = models.OneToOneField(
-        "people.Person", primary_key=True, on_delete=models.CASCADE, related_name="match_profile"
+        "people.Person",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="match_profile",
+        db_constraint=False,
     )
-    office = models.ForeignKey("offices.Office", on_delete=models.CASCADE, related_name="+", db_index=False)
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     given = models.CharField(max_length=200, blank=True)  # folded given names, abbreviations expanded
     given_keys = models.CharField(max_length=400, blank=True)  # phonetic keys of every given-name form
     surnames = models.CharField(max_length=200, blank=True)  # folded surname words, particles removed
