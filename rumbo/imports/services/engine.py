@@ -232,6 +232,8 @@ class ImportEngine:
         self.match_at_end = False
         self.known: dict[int, KnownProfile] = {}  # large files: the created persons' profiles and keys
         self.reserved: Iterator[int] | None = None  # person ids reserved before writing (see run)
+        self.reserved_range = (0, 0)
+        self.matcher: _Matcher | None = None  # the duplicate check beside the writes (see _write_all)
 
     # --- the run ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -263,7 +265,9 @@ class ImportEngine:
         # the check knows them before they are written.
         concurrent = self.match_at_end and self.workers_used > 0
         if concurrent:
-            self.reserved = iter(self.writer.reserve_ids(Person, len(rows)))
+            ids = self.writer.reserve_ids(Person, len(rows))
+            self.reserved = iter(ids)
+            self.reserved_range = (ids[0], ids[-1])
         # Validated in pieces (workers hand them back early and evenly), written a chunk at a time (each
         # transaction writes an index page once for all the rows of its chunk that land on it).
         size = min(PREPARE_ROWS, self.chunk_size)
@@ -286,8 +290,8 @@ class ImportEngine:
         self, spec: PrepareSpec, pieces: list[list[tuple[int, list[Any]]]], window: int, concurrent: bool
     ) -> _Matcher | None:
         """Every piece validated (by the workers), classified as soon as it is ready, and written a chunk
-        at a time. ``concurrent``: the final duplicate check is started once every piece is classified;
-        it is returned, still running."""
+        at a time. ``concurrent``: the final duplicate check is forked first and fed each piece once
+        classified; it is returned, still running."""
 
         matcher: _Matcher | None = None
         try:
@@ -303,11 +307,14 @@ class ImportEngine:
             ):
                 results = pool.map(pieces)
                 if concurrent:
-                    # While the workers validate the first pieces: what the duplicate check will import
-                    # (pandas, Splink), so that the process forked for it starts with them loaded.
+                    # While the workers validate the first pieces: the duplicate check's process, forked
+                    # with what it will import (pandas, Splink) loaded, and fed each piece once classified.
                     from rumbo.matching.splink_model import preload
 
                     preload()
+                    self.matcher = matcher = _Matcher(
+                        self.office_ids, self.threshold, exclude=[self.reserved_range]
+                    )
                 ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
                 waiting = 0  # rows classified, not yet written
                 written = 0
@@ -325,8 +332,8 @@ class ImportEngine:
                         taken += 1
                         ready.append((prepared, *self._classify(prepared)))
                         waiting += len(prepared)
-                    if concurrent and matcher is None and taken == len(pieces):
-                        matcher = self._start_matcher()
+                    if matcher is not None and not matcher.finished and taken == len(pieces):
+                        matcher.finish()
                     # The first chunk is one piece: writing (the longest task) starts as early as it can.
                     limit = self.chunk_size if written else min(self.chunk_size, len(pieces[0]))
                     if waiting >= limit or (taken == len(pieces) and ready):
@@ -376,11 +383,13 @@ class ImportEngine:
         person id now, and its profile and keys are kept for the final duplicate check. Returns the rows to
         create and the rows seen first."""
         new, firsts = self._repeats(prepared)
-        if self.reserved is not None:
+        if self.reserved is not None and self.matcher is not None:
             office_id = self.batch.office_id
+            known: dict[int, KnownProfile] = {}
             for row in new:
                 row.person_id = pid = next(self.reserved)
-                self.known[pid] = (office_id, row.profile, row.keys)
+                known[pid] = (office_id, row.profile, row.keys)
+            self.matcher.feed(known)
         return new, firsts
 
     def _chunk(self, prepared: list[Prepared], new: list[Prepared], firsts: list[Seen]) -> None:
@@ -575,13 +584,6 @@ class ImportEngine:
         pairs, offices = import_pairs(created, self.office_ids, threshold=self.threshold, known=known)
         return created, pairs, offices
 
-    def _start_matcher(self) -> _Matcher:
-        """:meth:`_match_created` in a thread (its own database connection), started once every row is
-        classified; the rows' ids were reserved, so it needs nothing this thread writes."""
-        created, known = set(self.known), self.known
-        self.known = {}
-        return _Matcher(created, known, self.office_ids, self.threshold)
-
     def _store_matches(self, created: set[int], pairs: list[Pair], offices: dict[int, int]) -> None:
         """The pairs at or above the threshold queued, and the rows of the created persons they involve
         marked: the same pairs, candidates and row marks as :meth:`_duplicates`."""
@@ -687,35 +689,49 @@ def _update_marks(marks: list[tuple[str, str, int]]) -> None:
 
 
 class _Matcher:
-    """The final duplicate check (``matching.dedupe.import_pairs``) beside the writes, in a process forked
-    once every row is validated: it holds the created persons' profiles and keys without copying them, and
-    scores on its own core while this process writes the last chunks (a thread would wait for this one's
-    interpreter lock). It reads the registry through a connection of its own and sends back the pairs."""
+    """The final duplicate check of a large file (``matching.dedupe.ImportPairs``) beside the writes, in a
+    process forked when the import starts: fed the created persons of each piece as it is classified (their
+    ids reserved beforehand), it looks up at once the registry's persons sharing their keys, and scores
+    everything when told every row is classified — on its own core, while this process writes (a thread
+    would wait for this one's interpreter lock). It reads through a connection of its own and sends back the
+    pairs."""
 
-    def __init__(
-        self, created: set[int], known: dict[int, KnownProfile], office_ids: list[int], threshold: float
-    ) -> None:
+    BATCH = 20_000  # created persons looked up together (fewer, larger registry reads)
+
+    def __init__(self, office_ids: list[int], threshold: float, *, exclude: list[tuple[int, int]]) -> None:
         context = multiprocessing.get_context("fork")
-        self.created = created
-        self._inbox, outbox = context.Pipe(duplex=False)
+        self.created: set[int] = set()
+        self.finished = False
+        self._inbox: Any = context.Queue()  # its feeder thread sends: putting never waits for the check
+        self._results, outbox = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_match_in_child,
-            args=(outbox, created, known, office_ids, threshold),
+            args=(self._inbox, outbox, office_ids, threshold, exclude),
             name="rumbo-import-matcher",
             daemon=True,
         )
         self._process.start()
         outbox.close()
 
+    def feed(self, known: dict[int, KnownProfile]) -> None:
+        self.created.update(known)
+        self._inbox.put(known)
+
+    def finish(self) -> None:
+        """Every row is classified: score."""
+        self.finished = True
+        self._inbox.put(None)
+
     def result(self) -> tuple[set[int], list[Pair], dict[int, int]]:
         """Wait for the check: its pairs and each person's office."""
+        if not self.finished:
+            self.finish()
         try:
-            status, payload = self._inbox.recv()
+            status, payload = self._results.recv()
         except EOFError:
             status, payload = "error", f"the duplicate check ended (exit code {self._process.exitcode})"
         finally:
-            self._process.join()
-            self._inbox.close()
+            self._close()
         if status != "ok":
             raise RuntimeError(f"Duplicate check failed: {payload}")
         pairs, offices = payload
@@ -724,21 +740,26 @@ class _Matcher:
     def cancel(self) -> None:
         """The import stopped: end the check."""
         self._process.terminate()
+        self._close()
+
+    def _close(self) -> None:
         self._process.join()
+        self._inbox.cancel_join_thread()  # what the check will never read is dropped
         self._inbox.close()
+        self._results.close()
 
 
 _INHERITED: list[Any] = []  # the parent's database connections, in a forked matcher: never used nor closed
 
 
 def _match_in_child(
-    outbox: Any, created: set[int], known: dict[int, KnownProfile], office_ids: list[int], threshold: float
+    inbox: Any, outbox: Any, office_ids: list[int], threshold: float, exclude: list[tuple[int, int]]
 ) -> None:
     import traceback
 
     from django.db import connections
 
-    from rumbo.matching.dedupe import import_pairs
+    from rumbo.matching.dedupe import ImportPairs
 
     # The parent's connections are left alone (closing one would end the parent's session); Django opens
     # this process's own on its first query.
@@ -746,7 +767,15 @@ def _match_in_child(
         _INHERITED.append(conn.connection)
         conn.connection = None
     try:
-        outbox.send(("ok", import_pairs(created, office_ids, threshold=threshold, known=known)))
+        check = ImportPairs(office_ids, threshold=threshold, exclude=exclude)
+        batch: dict[int, KnownProfile] = {}
+        while (known := inbox.get()) is not None:
+            batch.update(known)
+            if len(batch) >= _Matcher.BATCH:
+                check.add(batch)
+                batch = {}
+        check.add(batch)
+        outbox.send(("ok", check.pairs()))
     except BaseException:
         outbox.send(("error", traceback.format_exc()))
     finally:

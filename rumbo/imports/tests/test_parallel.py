@@ -133,19 +133,19 @@ def test_an_import_that_stops_stops_its_duplicate_check(world, monkeypatch, sett
     monkeypatch.setattr("rumbo.imports.services.engine.PARALLEL_MIN_ROWS", 10)
     settings.RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = 0
     started = []
-    real_start = engine.ImportEngine._start_matcher
 
-    def start(self):
-        started.append(matcher := real_start(self))
-        return matcher
+    class Recorded(engine._Matcher):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
 
     def fail(self, *args):
-        if started:
+        if started and self.counters.processed:  # the second chunk: the check is running
             raise RuntimeError("disk full")
         return real_chunk(self, *args)
 
     real_chunk = engine.ImportEngine._chunk
-    monkeypatch.setattr(engine.ImportEngine, "_start_matcher", start)
+    monkeypatch.setattr(engine, "_Matcher", Recorded)
     monkeypatch.setattr(engine.ImportEngine, "_chunk", fail)
     batch = import_upload(
         actor=world.admin, office=world.michoacan, upload=upload("p.csv", csv_bytes(_rows(40)))
