@@ -22,7 +22,9 @@ every key written is known good):
 Large files (``BATCH_MATCH_MIN_ROWS``) skip step 3 per chunk: after the last chunk, one Splink pass
 (``matching.dedupe.import_pairs``: the same model and blocking keys, vectorised in DuckDB) scores every
 pair involving a created person, and the same rows are marked and the same pairs queued. The pass is given
-the profiles and keys the import computed; only the registry's persons sharing a key are read. Should that
+the profiles and keys the import computed; only the registry's persons sharing a key are read. With worker
+processes it runs beside the writes, in a process forked when the import starts and fed each piece once
+classified: the persons' ids are reserved beforehand, so it knows them before they are written. Should that
 pass fail, the persons stay created and ``rumbo dedupe --import-batch`` runs it again.
 
 Nothing of an invalid row is written. A failure rolls back the chunk it happened in; earlier chunks stay
