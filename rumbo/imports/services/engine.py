@@ -757,12 +757,16 @@ _INHERITED: list[Any] = []  # the parent's database connections, in a forked mat
 def _match_in_child(
     inbox: Any, outbox: Any, office_ids: list[int], threshold: float, exclude: list[tuple[int, int]]
 ) -> None:
+    import signal
     import traceback
 
     from django.db import connections
 
     from rumbo.matching.dedupe import ImportPairs
 
+    # Default signal handling (the parent may be a task worker that traps SIGTERM: ``cancel`` must end this).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The parent's connections are left alone (closing one would end the parent's session); Django opens
     # this process's own on its first query.
     for conn in connections.all(initialized_only=True):
