@@ -296,6 +296,9 @@ def can_fork() -> bool:
     return True
 
 
+_EXIT_GRACE_SECONDS = 60.0  # how long the pieces in flight may take to finish when an import stops
+
+
 class PreparePool:
     """Prepared chunks, in order: from worker processes when ``workers`` > 0, else in this process."""
 
@@ -336,10 +339,24 @@ class PreparePool:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        # The pieces still in flight (an import that stopped early) are let finish first, then the idle
+        # workers are closed: terminating a worker while it writes a result can leave the pool's result pipe
+        # locked, and Pool.terminate() would then wait for that lock for ever. terminate() only for a worker
+        # that does not finish in time.
+        deadline = time.monotonic() + _EXIT_GRACE_SECONDS
+        finished = True
+        while self._pending:
+            pending = self._pending.popleft()
+            pending.wait(max(0.0, deadline - time.monotonic()))
+            finished = finished and pending.ready()
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
 
     def ready(self) -> bool:
         """Whether the next piece :meth:`map` yields is already validated (in-process: never ahead)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rumbo.messaging.adapters import GatewayUnavailable
-from rumbo.messaging.adapters.base import CommitHook, OutboundMessage, SendResult
+from rumbo.messaging.adapters.base import CommitHook, LastPiece, OutboundMessage, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class HttpGateway:
 class HttpSender:
     """Sends over a few keep-alive connections kept open between batches (closed by ``close()``).
 
-    For each message: the request minus its last byte, ``commit()``, the last byte *at once* — then on to the
+    For each message: the request minus its last byte, then ``commit()``, which sends the last byte the moment
+    the mark is durable — then on to the
     next message on the next connection, reading a connection's answer only when it is needed again (or at
     the end of the batch). The gap between the commit and the final byte, where a crash would lose the
     message, stays as short as in a one-connection loop, while the gateway's answer time is spread over
@@ -257,15 +258,14 @@ class HttpSender:
                     break
                 reached = True
                 provider_id = gateway.provider_id(message)
-                if not commit(message, provider_id):
+                last_byte = LastPiece(connection.send_last)
+                if not commit(message, provider_id, last_byte):
                     connection.abort()
                     results[index] = SendResult(
                         message.message_id, committed=False, error="taken over by another worker"
                     )
                     continue
-                try:
-                    connection.send_last()
-                except OSError:
+                if last_byte.error is not None:
                     # The last byte did not leave: the gateway holds an incomplete request it will drop, so
                     # the whole request can go again on a new connection without risk of a duplicate.
                     connection.abort()

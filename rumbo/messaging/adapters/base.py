@@ -3,15 +3,17 @@
 The outbox (``rumbo.messaging.services``) owns state; an adapter only speaks a gateway's protocol.
 Adapters never touch the database. Exactly-once sending relies on one rule every adapter follows:
 
-    the adapter calls ``commit()`` after the gateway has received everything except the last piece it needs to
-    accept the message (SMTP: the DATA body without the final ``.``; HTTP: the request without its last body
-    byte), and sends that last piece only if ``commit()`` returned True.
+    the adapter calls ``commit(message, provider_id, last_piece)`` after the gateway has received everything
+    except the last piece it needs to accept the message (SMTP: the DATA body without the final ``.``; HTTP:
+    the request without its last byte); ``commit()`` sends that last piece itself, right after the mark.
 
-``commit()`` marks the message as sent in the database (fenced by the worker's lease). If the worker dies
-before ``commit()``, the gateway never got a complete message and drops it, and the message is still
-claimable; if it dies after, the row already says "sent". A ``commit()`` returning False means another worker
-took the message over: the adapter aborts the transfer (closes the connection: SMTP or HTTP) without
-completing it.
+``commit()`` marks the message as sent in the database (fenced by the worker's lease), makes the mark durable
+and calls ``last_piece()`` at once: the two writes follow each other within microseconds, with no Python
+frame unwinding or bookkeeping between them. If the worker dies before, the gateway never got a complete
+message and drops it, and the message is still claimable; if it dies after, the row already says "sent" and
+the gateway has (or is about to get, from the kernel) the complete message. A ``commit()`` returning False
+means another worker took the message over: the adapter aborts the transfer (closes the connection: SMTP or
+HTTP) without completing it.
 
 Two kinds of failure, never confused:
 
@@ -48,6 +50,7 @@ __all__ = [
     "GatewayUnavailable",  # defined in the package (the adapter modules import it from there); same class
     "InboundEvent",
     "InboundKind",
+    "LastPiece",
     "OutboundMessage",
     "ReceiptStatus",
     "SendResult",
@@ -112,8 +115,38 @@ class InboundEvent:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-CommitHook = Callable[[OutboundMessage, str], bool]
-"""``commit(message, provider_id)`` → True if this worker still holds the message, now marked sent."""
+class LastPiece:
+    """What completes a message at the gateway — SMTP's final ``.``, an HTTP request's last byte — handed to
+    ``commit()``, which sends it right after the "sent" mark is durable, with nothing in between.
+
+    A failure to send it (``OSError``, or one of ``errors``) is kept in ``error`` rather than raised: the mark
+    is already written, and the adapter decides what an incomplete transfer means (nothing was received
+    complete, so a retry cannot duplicate the message).
+    """
+
+    __slots__ = ("_errors", "_send", "error", "sent")
+
+    def __init__(
+        self, send: Callable[[], object], errors: tuple[type[BaseException], ...] = (OSError,)
+    ) -> None:
+        self._send = send
+        self._errors = errors
+        self.sent = False
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        try:
+            self._send()
+        except self._errors as exc:
+            self.error = exc
+        else:
+            self.sent = True
+
+
+CommitHook = Callable[[OutboundMessage, str, LastPiece], bool]
+"""``commit(message, provider_id, last_piece)`` → True if this worker still holds the message: the row now
+says sent and ``last_piece()`` was called the moment that mark became durable. False: another worker holds
+the message; nothing was written and ``last_piece`` was not called."""
 
 
 class WebhookRejected(Exception):

@@ -1,7 +1,7 @@
 """A development channel: every message becomes one JSON line in a file. Never a production default.
 
-The same commit rule as the real gateways: ``commit()`` first, then the line is written and flushed, so the
-file never shows a message the outbox does not consider sent. Replies can be simulated by POSTing
+The same commit rule as the real gateways: ``commit()`` marks the message, then writes and flushes its line,
+so the file never shows a message the outbox does not consider sent. Replies can be simulated by POSTing
 ``from=<number or address>&text=<reply>`` (or JSON with the same keys) to the channel's webhook; receipts with
 ``id=<outbox id>&status=delivered|failed``.
 """
@@ -12,8 +12,9 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,7 @@ from rumbo.messaging.adapters.base import (
     CommitHook,
     InboundEvent,
     InboundKind,
+    LastPiece,
     OutboundMessage,
     ReceiptStatus,
     SendResult,
@@ -61,11 +63,6 @@ class ConsoleAdapter:
         with out:
             for message in messages:
                 provider_id = f"console:{message.message_id}"
-                if not commit(message, provider_id):
-                    results.append(
-                        SendResult(message.message_id, committed=False, error="taken over by another worker")
-                    )
-                    continue
                 line = {
                     "id": message.message_id,
                     "key": message.idempotency_key,
@@ -76,8 +73,18 @@ class ConsoleAdapter:
                     "language": message.language,
                     "at": datetime.now(tz=UTC).isoformat(),
                 }
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
-                out.flush()
+                written = LastPiece(partial(_append, out, json.dumps(line, ensure_ascii=False) + "\n"))
+                if not commit(message, provider_id, written):
+                    results.append(
+                        SendResult(message.message_id, committed=False, error="taken over by another worker")
+                    )
+                    continue
+                if written.error is not None:
+                    error = f"console file {self.path}: {written.error}"
+                    results.append(
+                        SendResult(message.message_id, committed=True, provider_id=provider_id, error=error)
+                    )
+                    continue
                 results.append(SendResult(message.message_id, committed=True, provider_id=provider_id))
             os.fsync(out.fileno())
         return results
@@ -113,3 +120,8 @@ class ConsoleAdapter:
                 )
             ]
         return []
+
+
+def _append(out: IO[str], line: str) -> None:
+    out.write(line)
+    out.flush()

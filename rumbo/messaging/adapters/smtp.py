@@ -4,7 +4,8 @@ Each message is built by ``django.core.mail.EmailMessage`` (From = the channel's
 ``Message-ID`` derived from the idempotency key, so the same outbox row always produces the same email) and
 sent over one connection per batch opened by Django's SMTP backend (host, port, login, STARTTLS or implicit
 TLS, timeout). The transfer itself goes one level below ``smtplib.sendmail``: MAIL, RCPT, DATA → 354, the
-dot-stuffed body *without* the final ``.``, then ``commit()``, then ``.`` and the server's verdict.
+dot-stuffed body *without* the final ``.``, then ``commit()``, which sends the ``.`` right after the mark,
+then the server's verdict.
 
 Aborting an unfinished DATA: once the server said 354, every line up to ``<CRLF>.<CRLF>`` is message text (an
 ``RSET`` would become part of the body), so the only way to withdraw a message is to close the connection;
@@ -21,6 +22,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import ClassVar
 
 from django.core.mail import EmailMessage
@@ -36,6 +38,7 @@ from rumbo.messaging.adapters._http import connection_unusable
 from rumbo.messaging.adapters.base import (
     CommitHook,
     InboundEvent,
+    LastPiece,
     OutboundMessage,
     SendResult,
     WebhookRejected,
@@ -234,18 +237,17 @@ class SmtpAdapter:
         connection.send(payload)  # everything but the final "."
         if not _still_open(connection):
             raise smtplib.SMTPServerDisconnected("the server closed the connection during DATA")
-        if not commit(message, provider_id):
+        final_dot = LastPiece(partial(connection.send, b"." + CRLF), (OSError, smtplib.SMTPException))
+        if not commit(message, provider_id, final_dot):
             # Another worker owns the message now: withdraw this copy by closing mid-DATA.
             backend.abort()
             return SendResult(message.message_id, committed=False, error="taken over by another worker")
 
         # Committed: from here on the row says "sent" and a retry would risk a duplicate.
-        try:
-            connection.send(b"." + CRLF)
-        except (OSError, smtplib.SMTPException) as exc:
+        if final_dot.error is not None:
             # The final dot never left: the server drops the incomplete message, so a retry is safe.
             backend.abort()
-            error = f"SMTP connection lost before the final dot: {exc}"
+            error = f"SMTP connection lost before the final dot: {final_dot.error}"
             return SendResult(message.message_id, committed=True, provider_id=provider_id, error=error)
         try:
             code, reply = connection.getreply()

@@ -7,12 +7,12 @@ outcome.
 workers never claim the same row and never wait for each other; on SQLite ``UPDATE … WHERE id IN (SELECT …
 LIMIT n) RETURNING`` inside the write lock (``BEGIN IMMEDIATE``).
 
-**Exactly once.** The adapter calls ``commit(message, provider_id)`` when the gateway holds everything but the
-last piece of the message (see ``adapters/base.py``). ``commit`` runs one *fenced* update — ``status = sent``
-only ``WHERE id = … AND lease_owner = me AND status = 'sending'`` — committed at once in its own transaction
-(on PostgreSQL with ``synchronous_commit = off``: durable against a crash of the worker, which is what this
-protects against; see ``RUMBO_MESSAGING_ASYNC_COMMIT``), and the adapter sends the last piece only if exactly
-one row changed (see ``_Committer`` for how PostgreSQL keeps the commit and the last piece together). So:
+**Exactly once.** The adapter calls ``commit(message, provider_id, last_piece)`` when the gateway holds
+everything but the last piece of the message (see ``adapters/base.py``). ``commit`` runs one *fenced*
+update — ``status = sent`` only ``WHERE id = … AND lease_owner = me AND status = 'sending'`` — committed at
+once in its own transaction (on PostgreSQL with ``synchronous_commit = off``: durable against a crash of the
+worker, which is what this protects against; see ``RUMBO_MESSAGING_ASYNC_COMMIT``), and, only if exactly one
+row changed, sends the last piece straight after the commit (``_Committer`` keeps the two together). So:
 
 - a worker killed before ``commit`` leaves the row ``sending`` with a lease; the gateway got an incomplete
   transfer and dropped it; when the lease ends another worker claims the row and sends it;
@@ -54,6 +54,7 @@ from rumbo.messaging.adapters import adapter_for
 from rumbo.messaging.adapters.base import (
     Adapter,
     GatewayUnavailable,
+    LastPiece,
     OutboundMessage,
     SendResult,
     close_adapter,
@@ -218,46 +219,74 @@ _MARK_SENT = (
     "UPDATE messaging_message SET status = 'sent', sent_at = %s, provider_id = %s, last_error = ''"
     " WHERE id = %s AND lease_owner = %s AND status = 'sending'"
 )
+_MARK_SENT_QMARK = _MARK_SENT.replace("%s", "?")  # the same, for the sqlite3 module's own cursor
 
 
 class _Committer:
-    """The ``commit(message, provider_id)`` hook given to the adapter: the fenced "sent" mark, committed now.
+    """The ``commit(message, provider_id, last_piece)`` hook given to the adapter: the fenced "sent" mark,
+    made durable, and the message's last piece sent the moment it is.
 
-    SQLite (and any connection inside a transaction, e.g. in tests): one autocommitted UPDATE; SQLite commits
-    in this process, so when ``commit`` returns the row is durable and the adapter's last piece follows within
-    microseconds.
+    Each path first checks the fence inside a transaction (the row is then locked), then makes the mark
+    durable and calls ``last_piece()`` straight after, with nothing in between — no cursor clean-up, no
+    bookkeeping, no return through the adapter. A worker killed at any moment leaves either neither write or
+    both (each is in the kernel's hands the moment its system call returns), except within the few
+    microseconds between the two calls.
 
-    PostgreSQL (a worker, no surrounding transaction): ``BEGIN; UPDATE …`` in one round trip (the row is then
-    locked and the fence checked), then ``COMMIT`` is *sent without waiting for its answer* and ``commit``
-    returns at once, so the adapter writes its last piece right after. A worker killed at any moment therefore
-    leaves either neither (the transaction rolls back with the connection; the gateway drops the incomplete
-    message) or both (both writes were already in the kernel's hands), except within the few microseconds
-    between the two writes. Waiting for the COMMIT's answer first would widen that window to a network round
-    trip. The answer is read before the next statement; if the COMMIT failed, the mark is written again.
-    ``synchronous_commit = off``: the mark survives a worker crash, which is what this protects against.
+    - SQLite, a worker (no surrounding transaction): ``BEGIN IMMEDIATE; UPDATE …`` on the raw connection, then
+      ``COMMIT`` — SQLite commits in this process, so when it returns the mark is in the WAL — then the last
+      piece.
+    - PostgreSQL, a worker: ``BEGIN; UPDATE …`` in one round trip, then ``COMMIT`` is *sent without waiting
+      for its answer* and the last piece follows at once; waiting for the answer first would widen the window
+      to a network round trip. The answer is read before the next statement; if the COMMIT failed, the mark is
+      written again. ``synchronous_commit = off``: the mark survives a worker crash, which is what this
+      protects against.
+    - Inside a surrounding transaction (tests): the UPDATE, then the last piece.
     """
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.committed: dict[int, str] = {}
-        self.pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
+        in_transaction = connection.in_atomic_block
+        self.pipelined = connection.vendor == "postgresql" and not in_transaction
+        self.sqlite_worker = connection.vendor == "sqlite" and not in_transaction
         self.async_commit = bool(getattr(settings, "RUMBO_MESSAGING_ASYNC_COMMIT", True))
         self._pending: tuple[int, str, Any] | None = None
 
-    def __call__(self, message: OutboundMessage, provider_id: str) -> bool:
+    def __call__(self, message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
         provider_id = provider_id[:120]
         params = [_db_datetime(timezone.now()), provider_id, message.message_id, self.owner]
-        if not self.pipelined:
+        if self.pipelined:
+            changed = self._pipelined(params, last_piece)
+        elif self.sqlite_worker:
+            changed = self._sqlite(params, last_piece)
+        else:
             with connection.cursor() as cursor:
                 cursor.execute(_MARK_SENT, params)
                 changed = cursor.rowcount == 1
-        else:
-            changed = self._pipelined(params)
+            if changed:
+                last_piece()
         if changed:
             self.committed[message.message_id] = provider_id
         return changed
 
-    def _pipelined(self, params: list[Any]) -> bool:
+    def _sqlite(self, params: list[Any], last_piece: LastPiece) -> bool:
+        connection.ensure_connection()
+        raw = connection.connection
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            changed = raw.execute(_MARK_SENT_QMARK, params).rowcount == 1
+            if not changed:
+                raw.execute("ROLLBACK")
+                return False
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        last_piece()
+        return True
+
+    def _pipelined(self, params: list[Any], last_piece: LastPiece) -> bool:
         self.finish()
         connection.ensure_connection()
         raw = connection.connection
@@ -270,8 +299,10 @@ class _Committer:
             if not changed:
                 cursor.execute("ROLLBACK")
                 return False
-        raw.pgconn.send_query(b"COMMIT")
-        raw.pgconn.flush()
+        pgconn = raw.pgconn
+        pgconn.send_query(b"COMMIT")
+        pgconn.flush()
+        last_piece()
         self._pending = (params[2], params[1], params)
         return True
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.test import RequestFactory
 
 from rumbo.messaging.adapters import adapter_class, adapter_for, config_fields
-from rumbo.messaging.adapters.base import InboundKind, OutboundMessage, ReceiptStatus
+from rumbo.messaging.adapters.base import InboundKind, LastPiece, OutboundMessage, ReceiptStatus
 from rumbo.messaging.adapters.console import ConsoleAdapter
 from rumbo.messaging.adapters.kannel import KannelAdapter
 from rumbo.messaging.adapters.smtp import SmtpAdapter
@@ -43,10 +43,13 @@ def test_messages_are_appended_after_their_commit(tmp_path: Path) -> None:
     adapter = adapter_for("console", {"path": str(out)}, "Rumbo dev")
     messages = [OutboundMessage(n, f"k{n}", f"+52155{n}", f"Hola {n} ñ") for n in (1, 2, 3)]
 
-    def commit(message: OutboundMessage, provider_id: str) -> bool:
+    def commit(message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
         written = out.read_text() if out.exists() else ""
         assert f'"id": {message.message_id},' not in written  # nothing written before the commit
-        return message.message_id != 2
+        if message.message_id == 2:
+            return False
+        last_piece()
+        return True
 
     results = adapter.send_batch(messages, commit)
 

@@ -18,7 +18,14 @@ from django.test import RequestFactory
 
 from rumbo.messaging.adapters import GatewayUnavailable, adapter_for
 from rumbo.messaging.adapters._http import Response
-from rumbo.messaging.adapters.base import InboundKind, OutboundMessage, ReceiptStatus, WebhookRejected
+from rumbo.messaging.adapters.base import (
+    CommitHook,
+    InboundKind,
+    LastPiece,
+    OutboundMessage,
+    ReceiptStatus,
+    WebhookRejected,
+)
 from rumbo.messaging.adapters.kannel import MO_QUERY, KannelAdapter, _result, is_gsm7, normalise_number
 from rumbo.messaging.peers import kannel as kannel_peer
 from rumbo.messaging.peers.kannel import KannelPeer, free_port
@@ -40,8 +47,19 @@ def _unique(prefix: str) -> str:
     return f"{prefix}{time.monotonic_ns() % 10**8}"
 
 
-def _commit_all(message: OutboundMessage, provider_id: str) -> bool:
+def _commit_all(message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
+    last_piece()
     return True
+
+
+def _commit_all_but(refused: int) -> CommitHook:
+    def commit(message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
+        if message.message_id == refused:
+            return False
+        last_piece()
+        return True
+
+    return commit
 
 
 def _received_for(kannel: KannelPeer, receivers: set[str], count: int) -> list[kannel_peer.ReceivedSms]:
@@ -159,8 +177,9 @@ def test_wrong_credentials_are_a_permanent_refusal_after_the_commit(kannel: Kann
 def test_a_number_that_cannot_receive_sms_fails_before_anything_is_sent(kannel: KannelPeer) -> None:
     calls: list[int] = []
 
-    def commit(message: OutboundMessage, provider_id: str) -> bool:
+    def commit(message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
         calls.append(message.message_id)
+        last_piece()
         return True
 
     results = _adapter(kannel.channel_config()).send_batch(
@@ -181,9 +200,7 @@ def test_when_commit_says_no_the_sms_is_never_sent(kannel: KannelPeer) -> None:
     base = _unique("+52100")
     messages = [OutboundMessage(n, f"w{n}", f"{base}{n}", f"Mensaje {n}") for n in (1, 2, 3)]
 
-    results = _adapter(kannel.channel_config()).send_batch(
-        messages, lambda message, provider_id: message.message_id != 2
-    )
+    results = _adapter(kannel.channel_config()).send_batch(messages, _commit_all_but(2))
 
     assert results[1].committed is False
     assert results[1].error == "taken over by another worker"
@@ -212,9 +229,10 @@ def test_a_worker_killed_before_the_last_byte_sends_nothing(kannel: KannelPeer, 
             adapter = adapter_for("sms", config, "{OUR_NUMBER}")
             messages = [OutboundMessage(n, f"x{{n}}", f"{base}{{n}}", f"Mensaje {{n}}") for n in (1, 2, 3)]
 
-            def commit(message, provider_id):
+            def commit(message, provider_id, last_piece):
                 if message.message_id == 2:
                     os.kill(os.getpid(), signal.SIGKILL)
+                last_piece()
                 return True
 
             adapter.send_batch(messages, commit)

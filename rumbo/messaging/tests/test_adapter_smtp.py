@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rumbo.messaging.adapters import GatewayUnavailable, adapter_for
-from rumbo.messaging.adapters.base import OutboundMessage
+from rumbo.messaging.adapters.base import LastPiece, OutboundMessage
 from rumbo.messaging.adapters.smtp import SmtpAdapter, dot_stuffed, message_id_header
 from rumbo.messaging.peers.kannel import free_port
 from rumbo.messaging.peers.smtp import SmtpPeer, deliveries
@@ -45,9 +45,12 @@ class Recorder:
         self.refuse = refuse
         self.calls: list[tuple[int, str]] = []
 
-    def __call__(self, message: OutboundMessage, provider_id: str) -> bool:
+    def __call__(self, message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
         self.calls.append((message.message_id, provider_id))
-        return message.message_id not in self.refuse
+        if message.message_id in self.refuse:
+            return False
+        last_piece()
+        return True
 
 
 def test_each_message_is_delivered_once_with_a_message_id_from_its_key(smtp_peer: SmtpPeer) -> None:
@@ -172,14 +175,15 @@ def test_a_worker_killed_before_the_final_dot_delivers_nothing_of_that_message(
             import os, signal, django
             django.setup()
             from rumbo.messaging.adapters import adapter_for
-            from rumbo.messaging.adapters.base import OutboundMessage
+            from rumbo.messaging.adapters.base import LastPiece, OutboundMessage
 
             adapter = adapter_for("email", {{"host": "127.0.0.1", "port": "{smtp_peer.port}"}}, "avisos@rumbo.example")
             messages = [OutboundMessage(n, f"key-{{n}}", f"persona{{n}}@example.org", "Hola") for n in (1, 2, 3)]
 
-            def commit(message, provider_id):
+            def commit(message, provider_id, last_piece):
                 if message.message_id == 2:
                     os.kill(os.getpid(), signal.SIGKILL)
+                last_piece()
                 return True
 
             adapter.send_batch(messages, commit)

@@ -16,7 +16,13 @@ from django.test import RequestFactory
 
 from rumbo.messaging.adapters import GatewayUnavailable, adapter_for
 from rumbo.messaging.adapters._http import Response
-from rumbo.messaging.adapters.base import InboundKind, OutboundMessage, ReceiptStatus, WebhookRejected
+from rumbo.messaging.adapters.base import (
+    InboundKind,
+    LastPiece,
+    OutboundMessage,
+    ReceiptStatus,
+    WebhookRejected,
+)
 from rumbo.messaging.adapters.whatsapp import WhatsAppAdapter, _result, signature, template_language
 from rumbo.messaging.peers.kannel import free_port
 from rumbo.messaging.peers.whatsapp import WhatsAppPeer, _Handler, _Server
@@ -54,9 +60,12 @@ class Recorder:
         self.refuse = refuse
         self.calls: list[tuple[int, str]] = []
 
-    def __call__(self, message: OutboundMessage, provider_id: str) -> bool:
+    def __call__(self, message: OutboundMessage, provider_id: str, last_piece: LastPiece) -> bool:
         self.calls.append((message.message_id, provider_id))
-        return message.message_id not in self.refuse
+        if message.message_id in self.refuse:
+            return False
+        last_piece()
+        return True
 
 
 # --- sending ----------------------------------------------------------------------------------------

@@ -188,6 +188,66 @@ def test_a_worker_killed_after_commit_leaves_the_message_sent(office, gateway):
     assert result.sent == 2 and statuses() == {"sent": 3}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(world, gateway):
+    """The worker's path (no surrounding transaction): the fence is checked, the mark committed, and only
+    then — straight away — the last piece goes; a fenced-out commit sends nothing and writes nothing."""
+    from django.db import connection
+
+    from rumbo.messaging.adapters.base import LastPiece, OutboundMessage
+    from rumbo.messaging.services import dispatch
+
+    sms = make_channel(world.admin, world.michoacan, "sms")
+    campaign = Campaign.objects.create(
+        office=world.michoacan, name="Aviso", template=make_template(world.admin, world.michoacan)
+    )
+    persons = [make_person(world.caseworker, world.michoacan) for _ in range(2)]
+    queue_campaign(actor=world.caseworker, campaign=campaign, person_ids=[p.pk for p in persons])
+    mine, stolen = claim(channel_id=sms.pk, owner="me", limit=2, lease_seconds=60)
+    Message.objects.filter(pk=stolen.id).update(lease_owner="someone-else")
+    assert not connection.in_atomic_block
+
+    seen: list[tuple[str, bool]] = []
+
+    def send() -> None:
+        # What the database says at the moment the gateway gets the last piece. (On PostgreSQL the COMMIT's
+        # answer is still unread: the connection cannot be queried yet.)
+        if connection.vendor == "sqlite":
+            seen.append((Message.objects.get(pk=mine.id).status, connection.connection.in_transaction))
+        else:
+            seen.append(("", bool(connection.connection.pgconn.flush() == 0)))
+
+    commit = dispatch._Committer("me")
+    assert commit.pipelined == (connection.vendor == "postgresql")
+    assert commit.sqlite_worker == (connection.vendor == "sqlite")
+    last = LastPiece(send)
+    assert commit(OutboundMessage(mine.id, "k1", "+5215500000001", "Hola"), "prov-1", last) is True
+    commit.finish()
+    if connection.vendor == "sqlite":
+        assert seen == [("sent", False)]  # committed, transaction closed, before the last piece left
+    else:
+        assert seen == [("", True)]  # the COMMIT had left (its answer is read before the next statement)
+    assert last.sent and last.error is None
+    assert commit.committed == {mine.id: "prov-1"}
+
+    refused = LastPiece(send)
+    assert commit(OutboundMessage(stolen.id, "k2", "+5215500000002", "Hola"), "prov-2", refused) is False
+    commit.finish()
+    assert len(seen) == 1 and not refused.sent
+    assert Message.objects.get(pk=stolen.id).status == "sending"
+    assert Message.objects.get(pk=mine.id).status == "sent"
+
+    def broken() -> None:
+        raise ConnectionResetError("peer gone")
+
+    Message.objects.filter(pk=stolen.id).update(lease_owner="me")
+    failed = LastPiece(broken)
+    assert commit(OutboundMessage(stolen.id, "k2", "+5215500000002", "Hola"), "prov-2", failed) is True
+    commit.finish()
+    assert isinstance(failed.error, ConnectionResetError) and not failed.sent
+    assert Message.objects.get(pk=stolen.id).status == "sent"  # the adapter decides what the failure means
+
+
 def test_another_worker_holding_the_message_makes_commit_abort(office, gateway):
     world, sms, _email, campaign = office
     queue(world, campaign, [make_person(world.caseworker, world.michoacan)])

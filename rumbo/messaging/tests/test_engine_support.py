@@ -21,6 +21,7 @@ from rumbo.messaging.adapters.base import (
     CommitHook,
     InboundEvent,
     InboundKind,
+    LastPiece,
     OutboundMessage,
     ReceiptStatus,
     SendResult,
@@ -86,7 +87,7 @@ class FakeAdapter:
                 )
                 continue
             provider_id = f"fake-{message.message_id}"
-            if not commit(message, provider_id):
+            if not commit(message, provider_id, LastPiece(lambda: None)):
                 GATEWAY.aborted.append(message.message_id)
                 results.append(SendResult(message.message_id, committed=False, error="taken over"))
                 continue
