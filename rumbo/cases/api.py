@@ -20,7 +20,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
@@ -53,6 +52,7 @@ from rumbo.lib.api import (
     page_serializer,
     paginate,
     query_params,
+    search_page_response,
 )
 from rumbo.offices.permissions import Perm, member_office_ids, require, require_any
 from rumbo.people.models import Person
@@ -152,20 +152,13 @@ def case_list_api(request: Request) -> Response:
         object_type="cases.case",
         detail={"list": [c.pk for c in found.cases], "via": "api"},
     )
-    url = request.build_absolute_uri()
-    previous = None
-    if found.has_previous:
-        previous = (
-            replace_query_param(url, "page", number - 1) if number > 2 else remove_query_param(url, "page")
-        )
-    return Response(
-        {
-            "count": found.total,
-            "next": replace_query_param(url, "page", number + 1) if found.has_next else None,
-            "previous": previous,
-            "results": CaseSummarySerializer(found.cases, many=True).data,
-            "capped": found.capped,
-        }
+    return search_page_response(
+        request,
+        number=number,
+        total=found.total,
+        has_next=found.has_next,
+        capped=found.capped,
+        results=CaseSummarySerializer(found.cases, many=True).data,
     )
 
 

@@ -21,6 +21,7 @@ from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
@@ -77,6 +78,28 @@ def paginate(request: Request, queryset: Any, serializer_class: type[serializers
     page = paginator.paginate_queryset(queryset, request)
     data = serializer_class(page, many=True, context={"request": request}).data
     return paginator.get_paginated_response(data)
+
+
+def search_page_response(
+    request: Request, *, number: int, total: int, has_next: bool, capped: bool, results: Any
+) -> Response:
+    """Page ``number`` of a search that pages itself (person and case search): the list envelope with
+    ``capped``, its ``next``/``previous`` links built from the request's own URL."""
+    url = request.build_absolute_uri()
+    previous = None
+    if number > 1:
+        previous = (
+            replace_query_param(url, "page", number - 1) if number > 2 else remove_query_param(url, "page")
+        )
+    return Response(
+        {
+            "count": total,
+            "next": replace_query_param(url, "page", number + 1) if has_next else None,
+            "previous": previous,
+            "results": results,
+            "capped": capped,
+        }
+    )
 
 
 def page_serializer(item: type[serializers.Serializer], name: str, *, capped: bool = False) -> type:

@@ -31,7 +31,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from rumbo.lib.api import (
     ErrorBodySerializer,
@@ -43,6 +42,7 @@ from rumbo.lib.api import (
     page_serializer,
     paginate,
     query_params,
+    search_page_response,
 )
 from rumbo.offices.permissions import Perm, member_office_ids, require_any
 from rumbo.people.merge_selectors import merge_get, visible_survivor_id
@@ -252,20 +252,13 @@ def person_list(request: Request) -> Response:
     if number > 1 and not found.persons:
         raise NotFound(_("Invalid page."))
     person_search_record(actor=request.user, query=query, result_count=found.total, via="api")
-    url = request.build_absolute_uri()
-    previous = None
-    if found.has_previous:
-        previous = (
-            replace_query_param(url, "page", number - 1) if number > 2 else remove_query_param(url, "page")
-        )
-    return Response(
-        {
-            "count": found.total,
-            "next": replace_query_param(url, "page", number + 1) if found.has_next else None,
-            "previous": previous,
-            "results": PersonSummarySerializer(found.persons, many=True).data,
-            "capped": found.capped,
-        }
+    return search_page_response(
+        request,
+        number=number,
+        total=found.total,
+        has_next=found.has_next,
+        capped=found.capped,
+        results=PersonSummarySerializer(found.persons, many=True).data,
     )
 
 
