@@ -348,6 +348,7 @@ def run_import(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             batch = import_upload(actor=user, office=office, upload=File(fh, name=path.name), language="es")
         import_set_mapping(actor=user, batch=batch, mapping=batch.mapping)
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         if args.profile:
             import cProfile
@@ -359,6 +360,7 @@ def run_import(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             profiler.disable()
             profiler.dump_stats(args.profile)
         seconds = time.perf_counter() - started
+        cpu = {k: round(v - cpu_before[k], 2) for k, v in cpu_seconds().items()}
     if batch.error:
         raise SystemExit(f"import failed: {batch.error}")
     timings = dict(batch.timings)
@@ -375,6 +377,33 @@ def run_import(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             k: round(batch.total_rows / v) for k, v in timings.items() if v and k != "total"
         },
         "mapping": dict(zip(batch.headers, batch.mapping, strict=True)),
+        "cpu_s": cpu,
+    }
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time so far of this process, of its finished children (the validating workers, the duplicate
+    check) and of the database server's processes (PostgreSQL on this machine; 0 for SQLite, which works
+    inside the importing process)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick = os.sysconf("SC_CLK_TCK")
+    server = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        name, _, rest = text.partition(") ")
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            server += (int(fields[11]) + int(fields[12])) / tick
+    return {
+        "importer": me.ru_utime + me.ru_stime,
+        "children": children.ru_utime + children.ru_stime,
+        "database_server": server,
     }
 
 
@@ -389,6 +418,13 @@ def print_result(label: str, result: dict[str, Any]) -> None:
     for phase, seconds in result["phases_s"].items():
         rate = result["phase_rows_per_s"].get(phase)
         print(f"  {phase:<11} {seconds:8.2f} s" + (f"  ({rate:,} rows/s)" if rate else ""))
+    cpu = result["cpu_s"]
+    cores = os.cpu_count() or 1
+    print(
+        "  cpu: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in cpu.items())
+        + f"; {sum(cpu.values()):.1f} s in all, of {cores * result['seconds']:.1f} s on {cores} cores"
+    )
 
 
 def main() -> None:

@@ -99,17 +99,32 @@ class ImportRow(models.Model):
         ALREADY_IMPORTED = "already_imported", _("Already imported")
         DUPLICATE_SUSPECTED = "duplicate_suspected", _("Created, possible duplicate")
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="rows")
+    # The row report is written by the hundred thousand with the persons it creates, and every reference in
+    # it is known good when it is written (its batch, the batch's office, a person created in the same
+    # transaction or found by the "already imported" lookup): no database-level foreign keys, whose checks
+    # PostgreSQL ran at every commit of an import (300,000 a 100,000-row file). Django still cascades a
+    # deletion. The batch needs no index of its own: ``imports_row_batch`` starts with it.
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="rows", db_index=False, db_constraint=False
+    )
     # Denormalised from the batch: the scope filter and the "already imported in this office?" lookup
     # need no join.
-    office = models.ForeignKey("offices.Office", on_delete=models.CASCADE, related_name="+", db_index=False)
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     row_number = models.PositiveIntegerField(_("row"))  # as a spreadsheet numbers it: the header is row 1
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     row_sha256 = models.CharField(max_length=64)
     errors = models.JSONField(_("errors"), default=dict, blank=True)  # {target field: [messages]}
     raw = models.JSONField(_("original values"), default=list, blank=True)  # rows not created only
     person = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     candidates = models.JSONField(default=list, blank=True)  # [{person_id, office_id, probability}]
 

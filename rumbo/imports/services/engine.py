@@ -595,47 +595,33 @@ class ImportEngine:
         if not created:
             return
         found: dict[int, list[tuple[float, int]]] = {}
-        queued: list[DuplicatePair] = []
+        stamp = self.writer.datetime(timezone.now())
+        queued: dict[tuple[int, int], tuple[Any, ...]] = {}
         for left, right, weight, probability, gammas in pairs:
             if probability < self.threshold:
                 continue
             a, b = sorted((left, right))
-            queued.append(
-                DuplicatePair(
-                    person_a_id=a,
-                    person_b_id=b,
-                    office_a_id=offices[a],
-                    office_b_id=offices[b],
-                    source=DuplicatePair.Source.IMPORT,
-                    match_weight=weight,
-                    probability=probability,
-                    fields=explain(gammas).as_json(),
-                )
-            )
+            if (a, b) in queued:
+                continue
+            evidence = json_dumps(explain(gammas).as_json())
+            queued[a, b] = (a, b, offices[a], offices[b], DuplicatePair.Source.IMPORT, weight, probability)
+            queued[a, b] += (evidence, DuplicatePair.Decision.PENDING, stamp, stamp)
             for own, other in ((a, b), (b, a)):
                 if own in created:
                     found.setdefault(own, []).append((probability, other))
+        marks: dict[int, str] = {}
+        for person_id, candidates in found.items():
+            best = sorted(candidates, key=lambda c: (-c[0], c[1]))[:CANDIDATES_PER_ROW]
+            listed = [
+                {"person_id": pid, "office_id": offices[pid], "probability": round(p, 4)} for p, pid in best
+            ]
+            marks[person_id] = json_dumps(listed)
         with transaction.atomic():
-            for start in range(0, len(queued), 2000):
-                DuplicatePair.objects.bulk_create(queued[start : start + 2000], ignore_conflicts=True)
-            marks: list[tuple[str, str, int]] = []
-            ids = sorted(found)
-            for start in range(0, len(ids), 900):
-                for pk, person_id in ImportRow.objects.filter(
-                    batch_id=self.batch.pk,
-                    person_id__in=ids[start : start + 900],
-                    status=ImportRow.Status.CREATED,
-                ).values_list("pk", "person_id"):
-                    best = sorted(found[person_id], key=lambda c: (-c[0], c[1]))[:CANDIDATES_PER_ROW]
-                    candidates = [
-                        {"person_id": pid, "office_id": offices[pid], "probability": round(p, 4)}
-                        for p, pid in best
-                    ]
-                    marks.append((ImportRow.Status.DUPLICATE_SUSPECTED, json_dumps(candidates), pk))
-            _update_marks(marks)
+            _insert_pairs(list(queued.values()))
+            marked = _mark_rows(self.batch.pk, marks)
             c = self.counters
-            c.possible_duplicates += len(marks)
-            c.created -= len(marks)
+            c.possible_duplicates += marked
+            c.created -= marked
             ImportBatch.objects.filter(pk=self.batch.pk).update(
                 created_count=c.created, possible_duplicates_count=c.possible_duplicates
             )
@@ -676,18 +662,62 @@ class ImportEngine:
                 c.failed += 1
 
 
-def _update_marks(marks: list[tuple[str, str, int]]) -> None:
-    """Set (status, candidates as JSON) of import rows by primary key, in one executemany (Django's
-    ``bulk_update`` builds a CASE expression per row: seconds for a few thousand rows)."""
-    if not marks:
+_PAIR_COLUMNS = (
+    "person_a_id",
+    "person_b_id",
+    "office_a_id",
+    "office_b_id",
+    "source",
+    "match_weight",
+    "probability",
+    "fields",
+    "decision",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_pairs(rows: list[tuple[Any, ...]]) -> None:
+    """Queue ``DuplicatePair`` rows (``_PAIR_COLUMNS``) in one ``executemany``, a pair already queued left as
+    it is (a batch deduplication may have found it meanwhile). Django's ``bulk_create`` builds a model per
+    row: a second for a few thousand pairs."""
+    if not rows:
         return
+    from rumbo.matching.models import DuplicatePair
+
+    qn = connection.ops.quote_name
+    values = ["%s"] * len(_PAIR_COLUMNS)
+    if connection.vendor == "postgresql":
+        values[_PAIR_COLUMNS.index("fields")] = "%s::jsonb"
+    sql = (
+        f"INSERT INTO {qn(DuplicatePair._meta.db_table)} ({', '.join(qn(c) for c in _PAIR_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _mark_rows(batch_id: int, marks: dict[int, str]) -> int:
+    """Mark the batch's "created" rows of the persons in ``marks`` (person id → candidates as JSON) as
+    possible duplicates: their ids read by person, then one ``executemany`` by id (Django's ``bulk_update``
+    builds a CASE expression per row: seconds for a few thousand rows). Returns how many rows were marked."""
+    if not marks:
+        return 0
+    updates: list[tuple[str, str, int]] = []
+    ids = sorted(marks)
+    for start in range(0, len(ids), 900):
+        for pk, person_id in ImportRow.objects.filter(
+            batch_id=batch_id, person_id__in=ids[start : start + 900], status=ImportRow.Status.CREATED
+        ).values_list("pk", "person_id"):
+            updates.append((ImportRow.Status.DUPLICATE_SUSPECTED, marks[person_id], pk))
     table = connection.ops.quote_name(ImportRow._meta.db_table)
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET status = %s, candidates = %s{cast} WHERE id = %s",  # noqa: S608
-            marks,
+            updates,
         )
+    return len(updates)
 
 
 class _Matcher:
@@ -698,7 +728,7 @@ class _Matcher:
     would wait for this one's interpreter lock). It reads through a connection of its own and sends back the
     pairs."""
 
-    BATCH = 20_000  # created persons looked up together (fewer, larger registry reads)
+    BATCH = 5_000  # created persons looked up together (fewer, larger registry reads)
 
     def __init__(self, office_ids: list[int], threshold: float, *, exclude: list[tuple[int, int]]) -> None:
         context = multiprocessing.get_context("fork")
