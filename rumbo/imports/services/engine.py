@@ -251,6 +251,7 @@ class ImportEngine:
         batch.total_rows = len(rows)
         ImportBatch.objects.filter(pk=batch.pk).update(total_rows=len(rows))
         sex = next((i for i, t in enumerate(batch.mapping) if t == "sex"), None)
+        self.match_at_end = len(rows) >= batch_match_min_rows()
         spec = PrepareSpec(
             headers=tuple(batch.headers),
             mapping=tuple(batch.mapping),
@@ -259,9 +260,9 @@ class ImportEngine:
             office_id=batch.office_id,
             language=batch.language,
             today=timezone.localdate(),
+            keep_data=not self.match_at_end,
         )
         self.workers_used = self.workers if len(rows) >= PARALLEL_MIN_ROWS and can_fork() else 0
-        self.match_at_end = len(rows) >= batch_match_min_rows()
         # With worker processes, the final duplicate check runs in a thread of its own as soon as every row
         # is validated, while this thread is still writing: the persons' ids are reserved beforehand, so
         # the check knows them before they are written.
@@ -323,12 +324,10 @@ class ImportEngine:
                 taken = 0
                 ahead = max(AHEAD_ROWS, self.chunk_size)
                 while taken < len(pieces) or ready:
+                    # The first chunk is one piece: writing (the longest task) starts as early as it can.
+                    limit = self.chunk_size if written else min(self.chunk_size, len(pieces[0]))
                     # Classify every piece already validated (cheap); wait for one only with nothing to write.
-                    while (
-                        taken < len(pieces)
-                        and waiting < ahead
-                        and (waiting < self.chunk_size or pool.ready())
-                    ):
+                    while taken < len(pieces) and waiting < ahead and (waiting < limit or pool.ready()):
                         with self.timer.phase("validate"):
                             prepared = next(results)
                         taken += 1
@@ -336,8 +335,6 @@ class ImportEngine:
                         waiting += len(prepared)
                     if matcher is not None and not matcher.finished and taken == len(pieces):
                         matcher.finish()
-                    # The first chunk is one piece: writing (the longest task) starts as early as it can.
-                    limit = self.chunk_size if written else min(self.chunk_size, len(pieces[0]))
                     if waiting >= limit or (taken == len(pieces) and ready):
                         chunk: list[Prepared] = []
                         new: list[Prepared] = []
