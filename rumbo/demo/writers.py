@@ -152,6 +152,11 @@ class SqliteWriter(Writer):
 class PostgresCopyWriter(Writer):
     name = "postgresql-copy"
 
+    def datetime(self, value: datetime) -> Any:
+        # As text: COPY parses it once per row either way, and psycopg's dumper for aware datetimes costs
+        # a microsecond a value (a fifth of writing a person's row).
+        return value.isoformat()
+
     def write(self, model: type[models.Model], columns: Sequence[str], rows: list[Row]) -> None:
         if not rows:
             return

@@ -60,6 +60,15 @@ _SURNAME_PARTICLES = frozenset(
 )  # fmt: skip
 
 
+_COMPACT_CURP = re.compile(r"[0-9A-Z]{18}")
+
+
+def _compact_curp(value: str) -> str:
+    """``stdnum``'s compact form of a CURP (no separators, upper case), without running its character
+    filter over a value already in that form (most of them: an import validates a hundred thousand)."""
+    return value if _COMPACT_CURP.fullmatch(value) else stdnum_curp.compact(value)
+
+
 def validate_curp(value: str) -> str:
     """A valid CURP in upper case without separators, or a ValidationError.
 
@@ -67,7 +76,7 @@ def validate_curp(value: str) -> str:
     issues CURPs with ``X`` in position 11 (non-binary), which stdnum does not know yet: those are checked
     with the sex letter replaced and the check digit computed on the real value.
     """
-    number = stdnum_curp.compact(str(value or ""))
+    number = _compact_curp(str(value or ""))
     try:
         if len(number) == 18 and number[10] == "X":
             stdnum_curp.validate(number[:10] + "H" + number[11:], validate_check_digits=False)
@@ -150,7 +159,7 @@ def curp_inconsistencies(
 
     ``curp`` must already be valid (see :func:`validate_curp`).
     """
-    curp = stdnum_curp.compact(curp)
+    curp = _compact_curp(curp)
     out: list[str] = []
     if birth_date is not None and birth_date_precision != "estimated":
         written = curp_birth_date(curp)
