@@ -75,13 +75,6 @@ def _profiles(office_ids: Collection[int], person_ids: Collection[int] | None) -
 KnownProfile = tuple[int, Sequence[Any], Sequence[int]]  # office, PROFILE_FIELDS values, blocking keys
 
 
-def _known_profiles(known: Mapping[int, KnownProfile], scope: Collection[int]) -> Iterator[ProfileRow]:
-    """:func:`_profiles` for the persons of ``known`` in ``scope``, from the values the caller holds."""
-    for pid, (oid, values, _) in known.items():
-        if pid in scope:
-            yield pid, oid, values  # dates of birth as ISO text: the frame reads either
-
-
 @contextmanager
 def _short_queries() -> Iterator[None]:
     """PostgreSQL: the many index lookups by key lists run without JIT compilation or parallel workers
@@ -296,12 +289,21 @@ class ImportPairs:
         self.backend = backend
         self.exclude = list(exclude) if len(exclude) <= _MAX_RANGES else []
         self.known: dict[int, KnownProfile] = {}
+        self.frames: list[Any] = []  # the scoring frame's rows of the known persons, one part per add
         self.looked_up: set[int] = set()  # keys already looked up
         self.neighbours: dict[int, list[int]] = defaultdict(list)  # registry person → keys shared
         self.table = connection.ops.quote_name(MatchKey._meta.db_table)
 
     def add(self, known: Mapping[int, KnownProfile]) -> None:
+        known = {pid: profile for pid, profile in known.items() if pid not in self.known}
+        if not known:
+            return
         self.known.update(known)
+        # Their rows of the frame Splink scores, built now (beside the import's writes), not at the end.
+        rows = [(pid, values) for pid, (_, values, _) in known.items()]
+        self.frames.append(
+            splink_model.frame_from_values(rows, keys={pid: k for pid, (_, _, k) in known.items()})
+        )
         fresh = {k for _, _, keys in known.values() for k in keys}
         fresh -= self.looked_up
         if not fresh:
@@ -314,19 +316,27 @@ class ImportPairs:
 
     def pairs(self) -> tuple[list[Pair], dict[int, int]]:
         """The pairs involving an added person, and each person's office."""
+        import pandas as pd
+
         created = self.known
         # Added after the lookups that returned them (or not excluded): they are the import's own.
         neighbours = {pid: keys for pid, keys in self.neighbours.items() if pid not in created}
         with _short_queries():
-            loaded = [*_known_profiles(created, created), *_profiles(self.office_ids, neighbours)]
-        offices = {pid: oid for pid, oid, _ in loaded}
-        if len(loaded) < 2:
+            loaded = list(_profiles(self.office_ids, neighbours))
+        offices = {pid: oid for pid, (oid, _, _) in created.items()}
+        offices.update((pid, oid) for pid, oid, _ in loaded)
+        if len(offices) < 2:
             return [], offices
-        keys: dict[int, Sequence[int]] = {pid: k for pid, (_, _, k) in created.items()}
-        keys.update(neighbours)
-        df = splink_model.frame_from_values([(pid, values) for pid, _, values in loaded], keys=keys)
-        del loaded, keys
-        pairs_df, _ = splink_model.predict(df, model_path(), threshold=self.threshold, backend=self.backend)
+        # The created persons' part of the frame was built as they were added; the registry's part now.
+        parts = list(self.frames)
+        if loaded:
+            rows = [(pid, values) for pid, _, values in loaded]
+            parts.append(splink_model.frame_from_values(rows, keys=neighbours))
+        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        del loaded, parts
+        pairs_df, _ = splink_model.predict(
+            df, model_path(), threshold=self.threshold, backend=self.backend, count=False
+        )
         pairs = [p for p in splink_model.gamma_rows(pairs_df) if p[0] in created or p[1] in created]
         return pairs, offices
 

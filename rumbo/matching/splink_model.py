@@ -209,12 +209,14 @@ def predict(
     threshold: float,
     backend: str = "duckdb",
     threads: int | None = None,
+    count: bool = True,
 ) -> tuple[Any, int]:
     """Pairs at or above ``threshold`` match probability, with their gamma values; and the number of pairs
-    compared. Candidate pairs share at least one blocking key (the same keys intake looks up)."""
+    compared (0 with ``count=False``: counting them is a self-join of every key). Candidate pairs share at
+    least one blocking key (the same keys intake looks up)."""
     linker = _predict_linker(df, model_path, backend, threads)
     result = linker.inference.predict(threshold_match_probability=threshold)
-    return _gamma_frame(result), count_pairs(df)
+    return _gamma_frame(result), count_pairs(df) if count else 0
 
 
 def predict_with_clusters(
