@@ -310,11 +310,13 @@ def normalize_phone(value: str, default_region: str = "MX") -> str:
             ),
             code="phone_format",
         ) from exc
-    if not phonenumbers.is_valid_number(parsed) and parsed.country_code == 52:
+    valid = phonenumbers.is_valid_number(parsed)  # checked once: it tries every number type's pattern
+    if not valid and parsed.country_code == 52:
         national = str(parsed.national_number)
         if len(national) == 11 and national.startswith("1"):
             parsed = phonenumbers.parse("+52" + national[1:], None)
-    if not phonenumbers.is_valid_number(parsed):
+            valid = phonenumbers.is_valid_number(parsed)
+    if not valid:
         raise ValidationError(
             _("This phone number does not exist in its country: check the digits and the country code."),
             code="phone_invalid",
