@@ -672,48 +672,61 @@ _PAIR_COLUMNS = (
     "created_at",
     "updated_at",
 )
+_PAIR_TYPES: tuple[str, ...] = ("bigint", "bigint", "bigint", "bigint", "text", "float8", "float8", "jsonb")
+_PAIR_TYPES += ("text", "timestamptz", "timestamptz")  # PostgreSQL types of _PAIR_COLUMNS
 
 
 def _insert_pairs(rows: list[tuple[Any, ...]]) -> None:
-    """Queue ``DuplicatePair`` rows (``_PAIR_COLUMNS``) in one ``executemany``, a pair already queued left as
-    it is (a batch deduplication may have found it meanwhile). Django's ``bulk_create`` builds a model per
-    row: a second for a few thousand pairs."""
+    """Queue ``DuplicatePair`` rows (``_PAIR_COLUMNS``), a pair already queued left as it is (a batch
+    deduplication may have found it meanwhile): one INSERT from column arrays on PostgreSQL, one
+    ``executemany`` on SQLite. (Django's ``bulk_create`` builds a model per row: a second for a few thousand
+    pairs.)"""
     if not rows:
         return
     from rumbo.matching.models import DuplicatePair
 
     qn = connection.ops.quote_name
-    values = ["%s"] * len(_PAIR_COLUMNS)
-    if connection.vendor == "postgresql":
-        values[_PAIR_COLUMNS.index("fields")] = "%s::jsonb"
-    sql = (
-        f"INSERT INTO {qn(DuplicatePair._meta.db_table)} ({', '.join(qn(c) for c in _PAIR_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
-    )
+    head = f"INSERT INTO {qn(DuplicatePair._meta.db_table)} ({', '.join(qn(c) for c in _PAIR_COLUMNS)})"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            # One statement: a column array per field.
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _PAIR_TYPES)
+            cursor.execute(
+                f"{head} SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",  # noqa: S608
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            values = ", ".join(["%s"] * len(_PAIR_COLUMNS))
+            cursor.executemany(f"{head} VALUES ({values}) ON CONFLICT DO NOTHING", rows)
 
 
 def _mark_rows(batch_id: int, marks: dict[int, str]) -> int:
     """Mark the batch's "created" rows of the persons in ``marks`` (person id → candidates as JSON) as
-    possible duplicates: their ids read by person, then one ``executemany`` by id (Django's ``bulk_update``
-    builds a CASE expression per row: seconds for a few thousand rows). Returns how many rows were marked."""
+    possible duplicates; returns how many rows were marked. PostgreSQL: one UPDATE joined with the arrays of
+    person ids and candidates. SQLite: the rows' ids read by person, then one ``executemany`` by id. (Django's
+    ``bulk_update`` builds a CASE expression per row: seconds for a few thousand rows.)"""
     if not marks:
         return 0
+    table = connection.ops.quote_name(ImportRow._meta.db_table)
+    suspected, created = ImportRow.Status.DUPLICATE_SUSPECTED, ImportRow.Status.CREATED
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # one statement, joined with the batch's created rows
+            cursor.execute(
+                f"UPDATE {table} r SET status = %s, candidates = v.candidates::jsonb "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(person_id, candidates) "
+                "WHERE r.batch_id = %s AND r.status = %s AND r.person_id = v.person_id",
+                [suspected, list(marks), list(marks.values()), batch_id, created],
+            )
+            return int(cursor.rowcount)
     updates: list[tuple[str, str, int]] = []
     ids = sorted(marks)
     for start in range(0, len(ids), 900):
         for pk, person_id in ImportRow.objects.filter(
             batch_id=batch_id, person_id__in=ids[start : start + 900], status=ImportRow.Status.CREATED
         ).values_list("pk", "person_id"):
-            updates.append((ImportRow.Status.DUPLICATE_SUSPECTED, marks[person_id], pk))
-    table = connection.ops.quote_name(ImportRow._meta.db_table)
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+            updates.append((suspected, marks[person_id], pk))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET status = %s, candidates = %s{cast} WHERE id = %s",  # noqa: S608
-            updates,
-        )
+        cursor.executemany(f"UPDATE {table} SET status = %s, candidates = %s WHERE id = %s", updates)  # noqa: S608
     return len(updates)
 
 
