@@ -738,7 +738,7 @@ class _Matcher:
     would wait for this one's interpreter lock). It reads through a connection of its own and sends back the
     pairs."""
 
-    BATCH = 5_000  # created persons looked up together (fewer, larger registry reads)
+    BATCH = 20_000  # created persons looked up together (fewer, larger registry reads)
 
     def __init__(self, office_ids: list[int], threshold: float, *, exclude: list[tuple[int, int]]) -> None:
         context = multiprocessing.get_context("fork")
