@@ -263,9 +263,9 @@ class ImportEngine:
             keep_data=not self.match_at_end,
         )
         self.workers_used = self.workers if len(rows) >= PARALLEL_MIN_ROWS and can_fork() else 0
-        # With worker processes, the final duplicate check runs in a thread of its own as soon as every row
-        # is validated, while this thread is still writing: the persons' ids are reserved beforehand, so
-        # the check knows them before they are written.
+        # With worker processes, the final duplicate check runs in a process of its own, fed each piece as it
+        # is classified, while this one writes: the persons' ids are reserved beforehand, so the check knows
+        # them before they are written.
         concurrent = self.match_at_end and self.workers_used > 0
         if concurrent:
             ids = self.writer.reserve_ids(Person, len(rows))
@@ -600,9 +600,19 @@ class ImportEngine:
             a, b = sorted((left, right))
             if (a, b) in queued:
                 continue
-            evidence = json_dumps(explain(gammas).as_json())
-            queued[a, b] = (a, b, offices[a], offices[b], DuplicatePair.Source.IMPORT, weight, probability)
-            queued[a, b] += (evidence, DuplicatePair.Decision.PENDING, stamp, stamp)
+            queued[a, b] = (  # in _PAIR_COLUMNS order
+                a,
+                b,
+                offices[a],
+                offices[b],
+                DuplicatePair.Source.IMPORT,
+                weight,
+                probability,
+                json_dumps(explain(gammas).as_json()),
+                DuplicatePair.Decision.PENDING,
+                stamp,
+                stamp,
+            )
             for own, other in ((a, b), (b, a)):
                 if own in created:
                     found.setdefault(own, []).append((probability, other))
@@ -659,21 +669,21 @@ class ImportEngine:
                 c.failed += 1
 
 
-_PAIR_COLUMNS = (
-    "person_a_id",
-    "person_b_id",
-    "office_a_id",
-    "office_b_id",
-    "source",
-    "match_weight",
-    "probability",
-    "fields",
-    "decision",
-    "created_at",
-    "updated_at",
+# The columns ``_insert_pairs`` writes, with their PostgreSQL types (for the column arrays).
+_PAIR_COLUMNS, _PAIR_TYPES = zip(
+    ("person_a_id", "bigint"),
+    ("person_b_id", "bigint"),
+    ("office_a_id", "bigint"),
+    ("office_b_id", "bigint"),
+    ("source", "text"),
+    ("match_weight", "float8"),
+    ("probability", "float8"),
+    ("fields", "jsonb"),
+    ("decision", "text"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    strict=True,
 )
-_PAIR_TYPES: tuple[str, ...] = ("bigint", "bigint", "bigint", "bigint", "text", "float8", "float8", "jsonb")
-_PAIR_TYPES += ("text", "timestamptz", "timestamptz")  # PostgreSQL types of _PAIR_COLUMNS
 
 
 def _insert_pairs(rows: list[tuple[Any, ...]]) -> None:

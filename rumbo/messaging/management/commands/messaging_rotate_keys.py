@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.translation import ngettext
 from django_scopes import scopes_disabled
 
 from rumbo.messaging.crypto import reencrypt
@@ -28,4 +29,7 @@ class Command(BaseCommand):
                 channel.config_encrypted = reencrypt(channel.config_encrypted)
                 channel.save(update_fields=["config_encrypted"])
                 count += 1
-        self.stdout.write(f"{count} channel(s) re-encrypted.")
+        self.stdout.write(
+            ngettext("%(count)d channel re-encrypted.", "%(count)d channels re-encrypted.", count)
+            % {"count": count}
+        )

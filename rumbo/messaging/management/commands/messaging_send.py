@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
 from rumbo.messaging.models import Channel
@@ -32,4 +33,10 @@ class Command(BaseCommand):
         total = DispatchResult()
         for channel_id in ids:
             total.add(send_messages(channel_id=channel_id, deadline=deadline))
-        self.stdout.write(", ".join(f"{k} {v}" for k, v in total.as_dict().items()))
+        self.stdout.write(
+            _(
+                "%(claimed)s claimed, %(sent)s sent, %(retried)s to retry, %(failed)s failed, %(expired)s "
+                "expired, %(fallbacks)s fallbacks queued, in %(seconds)s s."
+            )
+            % total.as_dict()
+        )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
+from django.utils.translation import gettext as _
 
 from rumbo.messaging.tasks import sweep
 
@@ -31,7 +32,8 @@ class Command(BaseCommand):
         while True:
             outcome = sweep(grace_seconds=grace)
             self.stdout.write(
-                f"expired {outcome['expired']}, drains enqueued for channels {outcome['drains']}"
+                _("%(expired)s messages expired; sending enqueued for channels %(drains)s.")
+                % {"expired": outcome["expired"], "drains": outcome["drains"] or "—"}
             )
             if every <= 0:
                 return
