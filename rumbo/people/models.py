@@ -46,8 +46,13 @@ class DatePrecision(models.TextChoices):
 class Person(models.Model):
     """A migrant, returnee or national registered by an office. "Deleting" anonymises (see services)."""
 
+    # No index of its own: people_person_office_name starts with it.
     office = models.ForeignKey(
-        "offices.Office", verbose_name=_("office"), on_delete=models.PROTECT, related_name="persons"
+        "offices.Office",
+        verbose_name=_("office"),
+        on_delete=models.PROTECT,
+        related_name="persons",
+        db_index=False,
     )
     given_names = models.CharField(_("given names"), max_length=100)
     first_surname = models.CharField(_("first surname"), max_length=100)
@@ -150,6 +155,8 @@ class Alias(PersonChild):
 class Nationality(PersonChild):
     """One nationality (ISO 3166-1 alpha-2)."""
 
+    # No index of its own: the unique (person, country) index serves every lookup by person.
+    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE, db_index=False)
     country = models.CharField(_("country"), max_length=2)
 
     class Meta:
@@ -168,6 +175,8 @@ class Nationality(PersonChild):
 class Language(PersonChild):
     """A language the person speaks (ISO 639-3, Indigenous languages included)."""
 
+    # No index of its own: the unique (person, code) index serves every lookup by person.
+    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE, db_index=False)
     code = models.CharField(_("language"), max_length=3)
 
     class Meta:
@@ -194,7 +203,7 @@ class Document(PersonChild):
 
     kind = models.CharField(_("document type"), max_length=20, choices=DocumentKind.choices)
     number = models.CharField(_("number"), max_length=40)
-    number_normalized = models.CharField(max_length=40, editable=False, db_index=True)
+    number_normalized = models.CharField(max_length=40, editable=False)  # indexed: people_document_number
     issuing_country = models.CharField(_("issuing country"), max_length=2, blank=True)
     issued_on = models.DateField(_("issued on"), null=True, blank=True)
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
@@ -205,6 +214,8 @@ class Document(PersonChild):
         verbose_name = _("document")
         verbose_name_plural = _("documents")
         default_related_name = "documents"
+        # A plain index (``db_index`` would add a pattern-matching one on PostgreSQL that no query uses).
+        indexes = [models.Index(fields=["number_normalized"], name="people_document_number")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
@@ -218,7 +229,7 @@ class Phone(PersonChild):
         LANDLINE = "landline", _("Landline")
         OTHER = "other", _("Other")
 
-    e164 = models.CharField(_("phone number"), max_length=20, db_index=True)
+    e164 = models.CharField(_("phone number"), max_length=20)  # indexed: people_phone_e164
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.MOBILE)
     whatsapp = models.BooleanField(_("uses WhatsApp"), default=False)
     is_primary = models.BooleanField(_("primary"), default=False)
@@ -227,6 +238,8 @@ class Phone(PersonChild):
         verbose_name = _("phone")
         verbose_name_plural = _("phones")
         default_related_name = "phones"
+        # A plain index (``db_index`` would add a pattern-matching one on PostgreSQL that no query uses).
+        indexes = [models.Index(fields=["e164"], name="people_phone_e164")]
 
     def __str__(self) -> str:
         return self.e164
