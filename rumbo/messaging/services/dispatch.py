@@ -302,8 +302,8 @@ class _Committer:
         pgconn = raw.pgconn
         pgconn.send_query(b"COMMIT")
         pgconn.flush()
+        self._pending = (params[2], params[1], params)  # the answer is read by finish(), whatever happens
         last_piece()
-        self._pending = (params[2], params[1], params)
         return True
 
     def finish(self) -> None:
