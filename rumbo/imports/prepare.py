@@ -288,15 +288,20 @@ def _prepare_in_worker(rows: Sequence[tuple[int, Sequence[Any]]]) -> tuple[list[
     return out, time.process_time() - started
 
 
+def sqlite_file_database() -> bool:
+    """Whether the default database is SQLite in a file (not an in-memory test database)."""
+    if connection.vendor != "sqlite":
+        return False
+    name = str(connection.settings_dict.get("NAME") or "")
+    return bool(name) and ":memory:" not in name and "mode=memory" not in name
+
+
 def can_fork() -> bool:
     """Worker processes need a database they can open themselves (not an in-memory SQLite test database)
     and no transaction in progress (the parent's connection is closed before forking)."""
     if os.name != "posix" or connection.in_atomic_block:
         return False
-    if connection.vendor == "sqlite":
-        name = str(connection.settings_dict.get("NAME") or "")
-        return bool(name) and ":memory:" not in name and "mode=memory" not in name
-    return True
+    return connection.vendor != "sqlite" or sqlite_file_database()
 
 
 _EXIT_GRACE_SECONDS = 60.0  # how long the pieces in flight may take to finish when an import stops

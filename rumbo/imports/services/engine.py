@@ -38,7 +38,7 @@ import multiprocessing
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json import dumps as json_dumps
@@ -73,6 +73,7 @@ from rumbo.imports.prepare import (
     PrepareSpec,
     can_fork,
     profile_columns,
+    sqlite_file_database,
     worker_count,
 )
 from rumbo.imports.reader import FileError, Sheet
@@ -191,7 +192,7 @@ def _checkpoint() -> None:
 def _checkpoint_after() -> Iterator[None]:
     """SQLite with a file: the log is checkpointed while the block runs, and waited for at its end. The
     block's own writes stay in the log until the next checkpoint. Else nothing."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block or not can_fork():
+    if connection.in_atomic_block or not sqlite_file_database():
         yield
         return
     worker = threading.Thread(target=_checkpoint, name="rumbo-import-checkpoint", daemon=True)
@@ -278,25 +279,23 @@ class ImportEngine:
         window = 2 * self.workers_used + -(-self.chunk_size // size)
         if concurrent:  # let the workers run ahead of the writes, within a bound on memory
             window = max(window, AHEAD_ROWS // size)
-        matcher = self._write_all(spec, pieces, window, concurrent)
+        self._write_all(spec, pieces, window, concurrent)
         del rows, pieces
         with _checkpoint_after():  # beside the duplicate check's last part
             if self.match_at_end:
                 with self.timer.phase("duplicates"):
-                    if matcher is not None:
-                        created, pairs, offices = matcher.result()
+                    if self.matcher is not None:
+                        created, pairs, offices = self.matcher.result()
                     else:
                         created, pairs, offices = self._match_created()
                     self._store_matches(created, pairs, offices)
 
     def _write_all(
         self, spec: PrepareSpec, pieces: list[list[tuple[int, list[Any]]]], window: int, concurrent: bool
-    ) -> _Matcher | None:
+    ) -> None:
         """Every piece validated (by the workers), classified as soon as it is ready, and written a chunk
-        at a time. ``concurrent``: the final duplicate check is forked first and fed each piece once
-        classified; it is returned, still running."""
-
-        matcher: _Matcher | None = None
+        at a time. ``concurrent``: the final duplicate check (``self.matcher``) is forked first and fed each
+        piece once classified; it is left running."""
         try:
             with (
                 PreparePool(spec, self.workers_used, window=window, warm=pieces[0][:WARM_ROWS]) as pool,
@@ -315,9 +314,7 @@ class ImportEngine:
                     from rumbo.matching.splink_model import preload
 
                     preload()
-                    self.matcher = matcher = _Matcher(
-                        self.office_ids, self.threshold, exclude=[self.reserved_range]
-                    )
+                    self.matcher = _Matcher(self.office_ids, self.threshold, exclude=[self.reserved_range])
                 ready: deque[tuple[list[Prepared], list[Prepared], list[Seen]]] = deque()
                 waiting = 0  # rows classified, not yet written
                 written = 0
@@ -333,8 +330,8 @@ class ImportEngine:
                         taken += 1
                         ready.append((prepared, *self._classify(prepared)))
                         waiting += len(prepared)
-                    if matcher is not None and not matcher.finished and taken == len(pieces):
-                        matcher.finish()
+                    if self.matcher is not None and not self.matcher.finished and taken == len(pieces):
+                        self.matcher.finish()
                     if waiting >= limit or (taken == len(pieces) and ready):
                         chunk: list[Prepared] = []
                         new: list[Prepared] = []
@@ -351,10 +348,9 @@ class ImportEngine:
                             self.progress(len(chunk))
                 self.prepare_cpu_seconds = pool.cpu_seconds
         except BaseException:
-            if matcher is not None:  # the import stopped: so does the check
-                matcher.cancel()
+            if self.matcher is not None:  # the import stopped: so does the check
+                self.matcher.cancel()
             raise
-        return matcher
 
     def _read(self) -> list[tuple[int, list[Any]]]:
         path = stored_file(self.batch)
@@ -511,15 +507,14 @@ class ImportEngine:
         marked and a ``DuplicatePair`` queued."""
         if not new:
             return
-        from rumbo.matching.models import DuplicatePair
-
         found = self.candidates_bulk(
             self.office_ids,
             [row.data for row in new],
             limit=CANDIDATES_PER_ROW + 1,
             min_probability=self.threshold,
         )
-        pairs: dict[tuple[int, int], DuplicatePair] = {}
+        pairs: dict[tuple[int, int], tuple[Any, ...]] = {}
+        stamp = self.writer.datetime(timezone.now())
         earlier: set[int] = set()
         chunk_ids = {row.person_id for row in new}
         for row, candidates in zip(new, found, strict=True):
@@ -544,20 +539,17 @@ class ImportEngine:
                 if (a, b) in pairs:
                     continue
                 office_of = {own: self.batch.office_id, c.person_id: c.office_id}
-                pairs[(a, b)] = DuplicatePair(
-                    person_a_id=a,
-                    person_b_id=b,
-                    office_a_id=office_of[a],
-                    office_b_id=office_of[b],
-                    source=DuplicatePair.Source.IMPORT,
-                    match_weight=float(c.comparison.match_weight),
-                    probability=float(c.comparison.probability),
-                    fields=c.comparison.as_json(),
+                pairs[(a, b)] = _pair_row(
+                    (a, b),
+                    office_of,
+                    float(c.comparison.match_weight),
+                    float(c.comparison.probability),
+                    c.comparison.as_json(),
+                    stamp,
                 )
                 if c.person_id not in chunk_ids:
                     earlier.add(c.person_id)
-        if pairs:
-            DuplicatePair.objects.bulk_create(list(pairs.values()), ignore_conflicts=True)
+        _insert_pairs(list(pairs.values()))
         if earlier:
             # Rows of earlier chunks of this file matched by this one are possible duplicates too.
             marked = ImportRow.objects.filter(
@@ -586,7 +578,6 @@ class ImportEngine:
     def _store_matches(self, created: set[int], pairs: list[Pair], offices: dict[int, int]) -> None:
         """The pairs at or above the threshold queued, and the rows of the created persons they involve
         marked: the same pairs, candidates and row marks as :meth:`_duplicates`."""
-        from rumbo.matching.models import DuplicatePair
         from rumbo.matching.scoring import explain
 
         if not created:
@@ -600,19 +591,7 @@ class ImportEngine:
             a, b = sorted((left, right))
             if (a, b) in queued:
                 continue
-            queued[a, b] = (  # in _PAIR_COLUMNS order
-                a,
-                b,
-                offices[a],
-                offices[b],
-                DuplicatePair.Source.IMPORT,
-                weight,
-                probability,
-                json_dumps(explain(gammas).as_json()),
-                DuplicatePair.Decision.PENDING,
-                stamp,
-                stamp,
-            )
+            queued[a, b] = _pair_row((a, b), offices, weight, probability, explain(gammas).as_json(), stamp)
             for own, other in ((a, b), (b, a)):
                 if own in created:
                     found.setdefault(own, []).append((probability, other))
@@ -684,6 +663,34 @@ _PAIR_COLUMNS, _PAIR_TYPES = zip(
     ("updated_at", "timestamptz"),
     strict=True,
 )
+
+
+def _pair_row(
+    pair: tuple[int, int],
+    offices: Mapping[int, int],
+    weight: float,
+    probability: float,
+    evidence: list[dict[str, Any]],
+    stamp: Any,
+) -> tuple[Any, ...]:
+    """A ``DuplicatePair`` found by an import, in ``_PAIR_COLUMNS`` order (``pair`` sorted)."""
+    from rumbo.matching.models import DuplicatePair
+
+    a, b = pair
+    source, pending = DuplicatePair.Source.IMPORT, DuplicatePair.Decision.PENDING
+    return (
+        a,
+        b,
+        offices[a],
+        offices[b],
+        source,
+        weight,
+        probability,
+        json_dumps(evidence),
+        pending,
+        stamp,
+        stamp,
+    )
 
 
 def _insert_pairs(rows: list[tuple[Any, ...]]) -> None:
