@@ -197,6 +197,9 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
     from rumbo.messaging.adapters.base import LastPiece, OutboundMessage
     from rumbo.messaging.services import dispatch
 
+    if connection.vendor == "postgresql":
+        from psycopg import pq
+
     sms = make_channel(world.admin, world.michoacan, "sms")
     campaign = Campaign.objects.create(
         office=world.michoacan, name="Aviso", template=make_template(world.admin, world.michoacan)
@@ -214,8 +217,8 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
         # answer is still unread: the connection cannot be queried yet.)
         if connection.vendor == "sqlite":
             seen.append((Message.objects.get(pk=mine.id).status, connection.connection.in_transaction))
-        else:
-            seen.append(("", bool(connection.connection.pgconn.flush() == 0)))
+        else:  # ACTIVE: the COMMIT was sent and is being run (INTRANS would mean it was not sent yet)
+            seen.append(("", connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE))
 
     commit = dispatch._Committer("me")
     assert commit.pipelined == (connection.vendor == "postgresql")
@@ -226,7 +229,7 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
     if connection.vendor == "sqlite":
         assert seen == [("sent", False)]  # committed, transaction closed, before the last piece left
     else:
-        assert seen == [("", True)]  # the COMMIT had left (its answer is read before the next statement)
+        assert seen == [("", True)]  # the COMMIT had left; its answer is read before the next statement
     assert last.sent and last.error is None
     assert commit.committed == {mine.id: "prov-1"}
 
