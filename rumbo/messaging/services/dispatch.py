@@ -36,6 +36,7 @@ import logging
 import os
 import random
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -222,6 +223,45 @@ _MARK_SENT = (
 _MARK_SENT_QMARK = _MARK_SENT.replace("%s", "?")  # the same, for the sqlite3 module's own cursor
 
 
+_CHECKPOINT_EVERY = 200  # marks between two WAL checkpoints of a SQLite worker (~ SQLite's 1,000 pages)
+_marks_since_checkpoint = 0
+
+
+def commit_then_send(raw: sqlite3.Connection, sql: str, params: Sequence[Any], last_piece: LastPiece) -> bool:
+    """SQLite: run the fenced UPDATE ``sql`` in its own ``BEGIN IMMEDIATE`` transaction, commit it, and — if
+    it changed its row — send the last piece the moment the COMMIT returns. False (nothing written, nothing
+    sent) if the fence refused.
+
+    The COMMIT runs with ``wal_autocheckpoint`` off. Otherwise the COMMIT that crosses SQLite's WAL threshold
+    copies the WAL into the database file, with its fsyncs, *after* the mark is durable and visible but
+    before the COMMIT returns: milliseconds in which a killed worker leaves a row marked "sent" whose message
+    never left (a crash test caught exactly that). The checkpoint is made instead after the piece has left,
+    every ``_CHECKPOINT_EVERY`` marks.
+    """
+    global _marks_since_checkpoint
+    (autocheckpoint,) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
+    raw.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            if raw.execute(sql, params).rowcount != 1:
+                raw.execute("ROLLBACK")
+                return False
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        last_piece()
+    finally:
+        raw.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+    _marks_since_checkpoint += 1
+    if _marks_since_checkpoint >= _CHECKPOINT_EVERY and autocheckpoint > 0:
+        _marks_since_checkpoint = 0
+        raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    return True
+
+
 class _Committer:
     """The ``commit(message, provider_id, last_piece)`` hook given to the adapter: the fenced "sent" mark,
     made durable, and the message's last piece sent the moment it is.
@@ -234,7 +274,7 @@ class _Committer:
 
     - SQLite, a worker (no surrounding transaction): ``BEGIN IMMEDIATE; UPDATE …`` on the raw connection, then
       ``COMMIT`` — SQLite commits in this process, so when it returns the mark is in the WAL — then the last
-      piece.
+      piece (:func:`commit_then_send`, which also keeps SQLite's WAL checkpoint out of that window).
     - PostgreSQL, a worker: ``BEGIN; UPDATE …`` in one round trip, then ``COMMIT`` is *sent without waiting
       for its answer* and the last piece follows at once; waiting for the answer first would widen the window
       to a network round trip. The answer is read before the next statement; if the COMMIT failed, the mark is
@@ -271,20 +311,7 @@ class _Committer:
 
     def _sqlite(self, params: list[Any], last_piece: LastPiece) -> bool:
         connection.ensure_connection()
-        raw = connection.connection
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            changed = raw.execute(_MARK_SENT_QMARK, params).rowcount == 1
-            if not changed:
-                raw.execute("ROLLBACK")
-                return False
-            raw.execute("COMMIT")
-        except BaseException:
-            if raw.in_transaction:
-                raw.execute("ROLLBACK")
-            raise
-        last_piece()
-        return True
+        return commit_then_send(connection.connection, _MARK_SENT_QMARK, params, last_piece)
 
     def _pipelined(self, params: list[Any], last_piece: LastPiece) -> bool:
         self.finish()

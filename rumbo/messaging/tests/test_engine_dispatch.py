@@ -290,3 +290,57 @@ def test_rate_limit_paces_sub_batches(office, gateway):
     elapsed = time.monotonic() - started
     assert result.sent == 30
     assert elapsed >= 0.9, f"30 messages at 20/s took {elapsed:.2f}s"
+
+
+def _wal_database(path):
+    import sqlite3
+
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute("PRAGMA synchronous = NORMAL")
+    raw.execute("CREATE TABLE message (id INTEGER PRIMARY KEY, status TEXT, lease_owner TEXT)")
+    raw.executemany("INSERT INTO message VALUES (?, 'sending', 'me')", [(i,) for i in range(1, 301)])
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.execute("PRAGMA wal_autocheckpoint = 1")  # any commit would now copy the WAL into the database file
+    return raw
+
+
+def test_sqlite_commit_then_send_keeps_the_wal_checkpoint_out_of_the_window(tmp_path):
+    """Between the durable mark and the last piece nothing slow may run: with SQLite's automatic checkpoint
+    the COMMIT would copy the WAL into the database file (with fsyncs) after the mark is visible and before
+    it returns. At the moment the piece leaves, the mark is visible to another process and the database
+    file is untouched; the checkpoint follows the piece, every ``_CHECKPOINT_EVERY`` marks."""
+    import hashlib
+    import sqlite3
+
+    from rumbo.messaging.adapters.base import LastPiece
+    from rumbo.messaging.services import dispatch
+
+    db = tmp_path / "outbox.sqlite3"
+    raw = _wal_database(db)
+    reader = sqlite3.connect(db, isolation_level=None)
+    sql = "UPDATE message SET status = 'sent' WHERE id = ? AND lease_owner = ? AND status = 'sending'"
+
+    def file_digest() -> str:
+        return hashlib.sha256(db.read_bytes()).hexdigest()
+
+    seen: list[tuple[str, bool]] = []
+    digest = file_digest()
+    dispatch._marks_since_checkpoint = 0
+    for message_id in range(1, dispatch._CHECKPOINT_EVERY + 1):
+
+        def piece(message_id: int = message_id) -> None:
+            (status,) = reader.execute("SELECT status FROM message WHERE id = ?", (message_id,)).fetchone()
+            seen.append((status, file_digest() == digest))
+
+        last = LastPiece(piece)
+        assert dispatch.commit_then_send(raw, sql, (message_id, "me"), last) is True
+        assert last.sent
+    assert seen == [("sent", True)] * dispatch._CHECKPOINT_EVERY
+    assert file_digest() != digest  # the checkpoint ran, after the last piece of the batch
+    assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (1,)  # the setting is given back
+
+    refused = LastPiece(lambda: seen.append(("refused", False)))
+    assert dispatch.commit_then_send(raw, sql, (1, "me"), refused) is False  # already sent: the fence holds
+    assert not refused.sent and len(seen) == dispatch._CHECKPOINT_EVERY
+    assert not raw.in_transaction
