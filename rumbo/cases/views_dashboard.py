@@ -26,13 +26,15 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from rumbo.cases.forms_tasks import PERIOD_CHOICES, DashboardFilterForm
-from rumbo.cases.selectors_dashboard import Bucket, Row, dashboard_figures, dashboard_offices
+from rumbo.cases.selectors_dashboard import Bucket, Dashboard, Row, dashboard_figures, dashboard_offices
 from rumbo.cases.services.tasks import office_today, office_zone
 from rumbo.cases.views_tasks import choose_office
-from rumbo.geo.maps import mexico_map
+from rumbo.geo.maps import MexicoMap, mexico_map
 from rumbo.offices.permissions import Perm, has_perm, offices_with_perm
 
 CHART_WIDTH = 400  # SVG user units; the chart is scaled to its card, the text with it
@@ -74,6 +76,24 @@ class Chart:
     ticks: list[tuple[float, str, str]]  # (x, label, text-anchor) under a column chart
     marks: SafeString = EMPTY
     rows: SafeString = EMPTY
+
+
+@dataclass(frozen=True)
+class ChartCard:
+    """One card of the dashboard: its heading, the chart, and the words around it (the chart's title for
+    screen readers, the table's column headings, what to say when there is nothing to draw)."""
+
+    key: str  # the element ids: h-<key>, c-<key>
+    heading: str
+    chart: Chart
+    title: str
+    label_heading: str
+    value_heading: str
+    empty: str = ""
+    caption: str = ""
+    columns: bool = False  # a column chart over the period (else horizontal bars)
+    map: MexicoMap | None = None  # drawn above the chart
+    map_title: str = ""
 
 
 BAR_MARK = (
@@ -199,6 +219,90 @@ def column_chart(trend: Sequence[Bucket], unit: str) -> Chart:
     return Chart(CHART_WIDTH, height, bars, sum(b.count for b in trend), ticks, marks, _table_rows(bars))
 
 
+def chart_cards(board: Dashboard) -> list[ChartCard]:
+    """The dashboard's charts, in the order they are shown."""
+    trend_titles = {
+        "day": _("Cases opened per day"),
+        "week": _("Cases opened per week"),
+        "month": _("Cases opened per month"),
+    }
+    opened = board.opened_in_period
+    no_referral = _("No referral was sent in this period.")
+    returns_map = mexico_map(board.return_places, max_radius=18) if board.return_places else None
+
+    def referrals(key: str, heading: str, title: str, label: str, rows: Sequence[Row]) -> ChartCard:
+        return ChartCard(key, heading, bar_chart(rows), title, label, _("Referrals"), no_referral)
+
+    return [
+        ChartCard(
+            "trend",
+            _("Cases opened"),
+            column_chart(board.trend, board.trend_unit),
+            trend_titles.get(board.trend_unit, trend_titles["month"]),
+            _("Period"),
+            _("Cases"),
+            caption=ngettext(
+                "%(count)s case opened in the period.", "%(count)s cases opened in the period.", opened
+            )
+            % {"count": opened},
+            columns=True,
+        ),
+        ChartCard(
+            "needs",
+            _("Services most needed"),
+            bar_chart(board.needs),
+            _("Needs found in the cases opened in the period"),
+            _("Need"),
+            _("Cases"),
+            _("No needs recorded in the cases of this period."),
+        ),
+        referrals(
+            "refstatus",
+            _("Referrals by status"),
+            _("Referrals sent in the period, by status"),
+            _("Status"),
+            board.referrals_by_status,
+        ),
+        referrals(
+            "institutions",
+            _("Referrals by institution"),
+            _("Referrals sent in the period, by institution"),
+            _("Institution"),
+            board.referrals_by_institution,
+        ),
+        referrals(
+            "services",
+            _("Referrals by service"),
+            _("Referrals sent in the period, by service"),
+            _("Service"),
+            board.referrals_by_service,
+        ),
+        ChartCard(
+            "points",
+            _("Returns by point of return"),
+            bar_chart(board.returns_by_point),
+            _("Returns recorded in the period, by point of return"),
+            _("Point of return"),
+            _("Returns"),
+            _("No return was recorded in this period."),
+            map=returns_map,
+            map_title=_(
+                "Returns in the period on a map of Mexico: each circle is a point of return, its size the "
+                "number of returns"
+            ),
+        ),
+        ChartCard(
+            "status",
+            _("Where the period's cases stand"),
+            bar_chart(board.opened_by_status),
+            _("Cases opened in the period, by their status today"),
+            _("Status"),
+            _("Cases"),
+            _("No case was opened in this period."),
+        ),
+    ]
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -233,16 +337,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             if can_view_cases and office is not None
             else ""
         ),
-        "charts": {
-            "trend": column_chart(board.trend, board.trend_unit),
-            "status": bar_chart(board.opened_by_status),
-            "referrals": bar_chart(board.referrals_by_status),
-            "institutions": bar_chart(board.referrals_by_institution),
-            "services": bar_chart(board.referrals_by_service),
-            "needs": bar_chart(board.needs),
-            "points": bar_chart(board.returns_by_point),
-        },
-        "returns_map": mexico_map(board.return_places, max_radius=18) if board.return_places else None,
+        "cards": chart_cards(board),
         "delivered_percent": (
             round(board.delivered_share * 100) if board.delivered_share is not None else None
         ),

@@ -230,7 +230,8 @@ def test_returns_are_drawn_on_a_map_at_their_point_of_return(world, figures):
     ReturnPoint.objects.filter(name="Nogales (test)").update(municipality=nogales_muni)
     with time_machine.travel(NOW, tick=False):
         response = _client(world, world.caseworker).get(reverse("cases:dashboard"))
-    markers = {m.place.label: m for m in response.context["returns_map"].markers}
+    points = next(card for card in response.context["cards"] if card.key == "points")
+    markers = {m.place.label: m for m in points.map.markers}
     assert set(markers) == {"Tijuana (test): 2", "Nogales (test): 1"}
     assert markers["Tijuana (test): 2"].r > markers["Nogales (test): 1"].r
     assert response.content.decode().count("<circle") == 2
@@ -238,7 +239,8 @@ def test_returns_are_drawn_on_a_map_at_their_point_of_return(world, figures):
     ReturnPoint.objects.update(lat=None, lon=None, municipality=None)
     with time_machine.travel(NOW, tick=False):
         response = _client(world, world.caseworker).get(reverse("cases:dashboard"))
-    assert response.context["returns_map"] is None
+    assert next(card for card in response.context["cards"] if card.key == "points").map is None
+    assert 'id="points-map"' not in response.content.decode()
 
 
 def test_the_coordinator_sees_the_sum_of_the_offices_without_personal_data(world, figures):
