@@ -179,9 +179,7 @@ def service_create_view(request: HttpRequest) -> HttpResponse:
         _("Service added."),
         lambda _service: redirect("cases:directory_services"),
     )
-    if done is not None:
-        return done
-    return render(request, "cases/directory/service_form.html", {"form": form, "tab": "services"})
+    return done or render(request, "cases/directory/service_form.html", {"form": form, "tab": "services"})
 
 
 @login_required
@@ -197,9 +195,7 @@ def service_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         _("Changes saved."),
         lambda _service: redirect("cases:directory_services"),
     )
-    if done is not None:
-        return done
-    return render(
+    return done or render(
         request, "cases/directory/service_form.html", {"form": form, "service": service, "tab": "services"}
     )
 
@@ -268,9 +264,7 @@ def offering_create_view(request: HttpRequest, pk: int) -> HttpResponse:
         _("Offering added."),
         lambda _result: redirect("cases:directory_institution", pk=institution.pk),
     )
-    if done is not None:
-        return done
-    return render(
+    return done or render(
         request,
         "cases/directory/offering_form.html",
         {"form": form, "institution": institution, "tab": "institutions"},
@@ -293,9 +287,7 @@ def offering_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         _("Changes saved."),
         lambda _result: redirect("cases:directory_institution", pk=institution.pk),
     )
-    if done is not None:
-        return done
-    return render(
+    return done or render(
         request,
         "cases/directory/offering_form.html",
         {"form": form, "institution": institution, "offering": offering, "tab": "institutions"},
@@ -327,9 +319,9 @@ def procedure_kind_create_view(request: HttpRequest) -> HttpResponse:
         _("Procedure type added."),
         lambda _kind: redirect("cases:directory_procedure_kinds"),
     )
-    if done is not None:
-        return done
-    return render(request, "cases/directory/procedure_kind_form.html", {"form": form, "tab": "procedures"})
+    return done or render(
+        request, "cases/directory/procedure_kind_form.html", {"form": form, "tab": "procedures"}
+    )
 
 
 @login_required
@@ -345,8 +337,6 @@ def procedure_kind_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         _("Changes saved."),
         lambda _kind: redirect("cases:directory_procedure_kinds"),
     )
-    if done is not None:
-        return done
-    return render(
+    return done or render(
         request, "cases/directory/procedure_kind_form.html", {"form": form, "kind": kind, "tab": "procedures"}
     )
