@@ -106,9 +106,11 @@ def test_worker_killed_mid_batch_every_message_arrives_exactly_once(deployment, 
     _prepare(deployment, smtp, kannel, prefix)
 
     worker = deployment.start_worker("worker-1")
-    # Thousands sent and a batch in progress (claimed, partly sent): now.
+    # Thousands sent and a batch in progress (claimed, partly sent): now. 6,000 is a batch boundary (24 × 250),
+    # where the worker is claiming, not sending; at 6,100 it is in the middle of sending a batch — where
+    # a kill between a message's "sent" mark and its last piece would lose it.
     before_kill = deployment.wait(
-        lambda c: c.get("sent", 0) >= 6000 and c.get("sending", 0) > 0, timeout=240, every=0.01
+        lambda c: c.get("sent", 0) >= 6100 and c.get("sending", 0) > 0, timeout=240, every=0.01
     )
     deployment.kill(worker)  # SIGKILL: no clean-up, its claimed batch stays "sending" with a lease
     after_kill = deployment.counts()
