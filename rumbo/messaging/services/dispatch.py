@@ -262,6 +262,45 @@ def commit_then_send(raw: sqlite3.Connection, sql: str, params: Sequence[Any], l
     return True
 
 
+class _Cork:
+    """``TCP_CORK`` on the database connection's socket while the COMMIT and the last piece are written.
+
+    Sending the COMMIT wakes the database server's process, and the scheduler may run it at once on this
+    worker's core: the worker then waits, between the COMMIT and the last piece, for as long as the server
+    takes to commit — long enough for a kill to land there (a crash test killing workers mid-batch caught
+    it). Corked, the COMMIT stays in this machine's kernel, waking nobody, until the piece is written too;
+    from then on both are in the kernel's hands, and a process that dies still has its socket's pending
+    data sent before the connection closes. Uncorking sends the COMMIT.
+
+    Not a TCP connection (a Unix socket): nothing to cork, the COMMIT leaves at once.
+    """
+
+    __slots__ = ("_fd", "_sock")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._sock: socket.socket | None = None
+
+    def __enter__(self) -> _Cork:
+        sock = socket.socket(fileno=self._fd)  # the same socket as psycopg's: detached, never closed here
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        except OSError:
+            sock.detach()
+        else:
+            self._sock = sock
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)  # sends the COMMIT
+        finally:
+            sock.detach()
+
+
 class _Committer:
     """The ``commit(message, provider_id, last_piece)`` hook given to the adapter: the fenced "sent" mark,
     made durable, and the message's last piece sent the moment it is.
@@ -327,10 +366,11 @@ class _Committer:
                 cursor.execute("ROLLBACK")
                 return False
         pgconn = raw.pgconn
-        pgconn.send_query(b"COMMIT")
-        pgconn.flush()
-        self._pending = (params[2], params[1], params)  # the answer is read by finish(), whatever happens
-        last_piece()
+        with _Cork(pgconn.socket):  # the COMMIT waits in the kernel until the piece has joined it there
+            pgconn.send_query(b"COMMIT")
+            pgconn.flush()
+            self._pending = (params[2], params[1], params)  # the answer is read by finish(), whatever happens
+            last_piece()
         return True
 
     def finish(self) -> None:

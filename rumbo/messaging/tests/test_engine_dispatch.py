@@ -198,6 +198,9 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
     from rumbo.messaging.services import dispatch
 
     if connection.vendor == "postgresql":
+        import socket
+
+        import psycopg
         from psycopg import pq
 
     sms = make_channel(world.admin, world.michoacan, "sms")
@@ -217,9 +220,20 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
         # answer is still unread: the connection cannot be queried yet.)
         if connection.vendor == "sqlite":
             seen.append((Message.objects.get(pk=mine.id).status, connection.connection.in_transaction))
-        else:  # ACTIVE: the COMMIT was sent and is being run (INTRANS would mean it was not sent yet)
-            seen.append(("", connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE))
+        else:
+            # ACTIVE: the COMMIT was written (INTRANS would mean it was not yet); corked: it is held in the
+            # kernel, so the server has not committed — another connection still reads "sending".
+            pgconn = connection.connection.pgconn
+            sock = socket.fromfd(pgconn.socket, socket.AF_INET, socket.SOCK_STREAM)
+            with sock:
+                corked = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK))
+            (status,) = other.execute(
+                "SELECT status FROM messaging_message WHERE id = %s", [mine.id]
+            ).fetchone()
+            seen.append((status, pgconn.transaction_status == pq.TransactionStatus.ACTIVE and corked))
 
+    if connection.vendor == "postgresql":  # a second session, to see what is committed
+        other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     commit = dispatch._Committer("me")
     assert commit.pipelined == (connection.vendor == "postgresql")
     assert commit.sqlite_worker == (connection.vendor == "sqlite")
@@ -229,7 +243,11 @@ def test_a_workers_commit_sends_the_last_piece_only_once_the_mark_is_committed(w
     if connection.vendor == "sqlite":
         assert seen == [("sent", False)]  # committed, transaction closed, before the last piece left
     else:
-        assert seen == [("", True)]  # the COMMIT had left; its answer is read before the next statement
+        assert seen == [("sending", True)]  # the COMMIT was written, held until the piece joined it
+        sock = socket.fromfd(connection.connection.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM)
+        with sock:
+            assert not sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK)  # uncorked: the COMMIT left
+        other.close()
     assert last.sent and last.error is None
     assert commit.committed == {mine.id: "prov-1"}
 
@@ -344,3 +362,28 @@ def test_sqlite_commit_then_send_keeps_the_wal_checkpoint_out_of_the_window(tmp_
     assert dispatch.commit_then_send(raw, sql, (1, "me"), refused) is False  # already sent: the fence holds
     assert not refused.sent and len(seen) == dispatch._CHECKPOINT_EVERY
     assert not raw.in_transaction
+
+
+def test_a_killed_process_still_delivers_what_it_corked():
+    """What the PostgreSQL commit path relies on: data written into a corked TCP socket reaches the peer even
+    if the process is killed (SIGKILL) before uncorking — the kernel sends it before closing the
+    connection."""
+    import os
+    import signal
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        pid = os.fork()
+        if pid == 0:  # the "worker": corks, writes, dies
+            client = socket.create_connection(server.getsockname())
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            client.sendall(b"COMMIT")
+            os.kill(os.getpid(), signal.SIGKILL)
+        peer, _ = server.accept()
+        os.waitpid(pid, 0)
+        peer.settimeout(5)
+        received = b""
+        with peer:
+            while chunk := peer.recv(64):
+                received += chunk
+    assert received == b"COMMIT"
