@@ -315,8 +315,9 @@ class _Committer:
       ``COMMIT`` — SQLite commits in this process, so when it returns the mark is in the WAL — then the last
       piece (:func:`commit_then_send`, which also keeps SQLite's WAL checkpoint out of that window).
     - PostgreSQL, a worker: ``BEGIN; UPDATE …`` in one round trip, then ``COMMIT`` is *sent without waiting
-      for its answer* and the last piece follows at once; waiting for the answer first would widen the window
-      to a network round trip. The answer is read before the next statement; if the COMMIT failed, the mark is
+      for its answer* — into a corked socket (:class:`_Cork`) that lets it go once the last piece is written
+      too — and the last piece follows at once; waiting for the answer first would widen the window to a
+      network round trip. The answer is read before the next statement; if the COMMIT failed, the mark is
       written again. ``synchronous_commit = off``: the mark survives a worker crash, which is what this
       protects against.
     - Inside a surrounding transaction (tests): the UPDATE, then the last piece.
