@@ -73,7 +73,8 @@ def main() -> None:
             peer = KannelPeer(workdir=workdir / "kannel").start()
             config = peer.channel_config()
             peer_args = ["--email-share", "0", "--kannel", config["url"]]
-            peer_args += ["--kannel-user", config["username"], "--kannel-pass", config["password"]]
+            # "--option=value": a generated password may start with "-" (argparse would read an option)
+            peer_args += [f"--kannel-user={config['username']}", f"--kannel-pass={config['password']}"]
         try:
             started = time.perf_counter()
             prepared = deployment.run_scenario("prepare", "--persons", str(args.messages), *peer_args)

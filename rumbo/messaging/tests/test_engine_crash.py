@@ -66,10 +66,9 @@ def _prepare(deployment: Deployment, smtp: SmtpPeerProcess, kannel: KannelPeer, 
         f"127.0.0.1:{smtp.port}",
         "--kannel",
         config["url"],
-        "--kannel-user",
-        config["username"],
-        "--kannel-pass",
-        config["password"],
+        # "--option=value": a generated password may start with "-", which argparse would take for an option
+        f"--kannel-user={config['username']}",
+        f"--kannel-pass={config['password']}",
     )
     queued = deployment.run_scenario("queue")
     assert queued["queued"] == PERSONS, queued
