@@ -323,7 +323,7 @@ def _wal_database(path):
     return raw
 
 
-def test_sqlite_commit_then_send_keeps_the_wal_checkpoint_out_of_the_window(tmp_path):
+def test_sqlite_commit_then_send_keeps_the_wal_checkpoint_out_of_the_window(tmp_path, monkeypatch):
     """Between the durable mark and the last piece nothing slow may run: with SQLite's automatic checkpoint
     the COMMIT would copy the WAL into the database file (with fsyncs) after the mark is visible and before
     it returns. At the moment the piece leaves, the mark is visible to another process and the database
@@ -344,7 +344,7 @@ def test_sqlite_commit_then_send_keeps_the_wal_checkpoint_out_of_the_window(tmp_
 
     seen: list[tuple[str, bool]] = []
     digest = file_digest()
-    dispatch._marks_since_checkpoint = 0
+    monkeypatch.setattr(dispatch, "_marks_since_checkpoint", 0)  # a count of this test's own marks
     for message_id in range(1, dispatch._CHECKPOINT_EVERY + 1):
 
         def piece(message_id: int = message_id) -> None:
