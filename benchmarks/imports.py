@@ -64,7 +64,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--registry", type=int, default=100_000, help="Persons in the registry first.")
-    parser.add_argument("--rows", type=int, default=100_000, help="Rows in the imported file.")
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="Rows in the imported file (0: build the registry only)."
+    )
     parser.add_argument("--bad", type=float, default=0.02, help="Share of bad rows.")
     parser.add_argument("--duplicates", type=float, default=0.03, help="Share of near-duplicate rows.")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="Rows per transaction.")
@@ -443,6 +445,8 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", "--noinput", "-v", "0")
+    if args.rows == 0:  # the registry only (e.g. to keep a copy of it for repeated runs with --reuse)
+        return
     path = Path(args.path).parent / f"import-{args.rows}.csv"
     info["file"] = write_csv(args, path)
     print("file:", json.dumps(info["file"]))

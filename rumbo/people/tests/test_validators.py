@@ -4,8 +4,10 @@ languages, dates of birth, error shapes."""
 from __future__ import annotations
 
 import datetime
+import random
 from typing import Any
 
+import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
@@ -20,6 +22,7 @@ from rumbo.people.validators import (
     language_choices,
     language_name,
     normalize_phone,
+    parse_phone,
     phone_can_receive_sms,
     validate_birth_date,
     validate_country,
@@ -253,6 +256,57 @@ def test_invalid_phones_are_rejected(value, code):
     with pytest.raises(ValidationError) as exc:
         normalize_phone(value)
     assert code_of(exc) == code
+
+
+def _spellings(rng: random.Random) -> list[str]:
+    """Numbers written the ways people write them, and many ways they should not."""
+    out = []
+    for _ in range(4000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 14)))
+        if rng.random() < 0.6:  # mostly of a plausible length, with a plausible first digit
+            digits = rng.choice("23456789") + digits[: rng.choice([7, 9, 10])]
+        prefix = rng.choice(["", "", "+", "+52", "+52 ", "52", "+504 ", "504", "+1 ", "1", "0", "044 ", "+52 1 "])
+        text = prefix + digits
+        style = rng.random()
+        if style < 0.25 and len(digits) == 10:
+            text = f"{prefix}({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+        elif style < 0.5:
+            text = f"{prefix}{digits[:3]} {digits[3:6]} {digits[6:]}".strip()
+        elif style < 0.6:
+            text = f"{prefix}{digits[:4]}.{digits[4:]}-"
+        elif style < 0.65:
+            text = f" {text} ext. 12"
+        elif style < 0.7:
+            text = text.replace("1", "l", 1)
+        out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("region", ["MX", "HN", "GT", "SV", "US", "CO"])
+def test_parse_phone_matches_phonenumbers(region, monkeypatch):
+    """The short way for plain numbers gives exactly what phonenumbers' parser gives (or fails alike)."""
+    rng = random.Random(region)
+    spellings = [*_spellings(rng), "443 123 4567", "(443) 123-4567", "+52 443 123 4567", "+524431234567"]
+    expected: list[Any] = []
+    for text in spellings:
+        try:
+            expected.append(phonenumbers.parse(text, region))
+        except phonenumbers.NumberParseException as exc:
+            expected.append(exc.error_type)
+    general = phonenumbers.parse
+    calls: list[str] = []
+    monkeypatch.setattr(phonenumbers, "parse", lambda text, *a: calls.append(text) or general(text, *a))
+    for text, want in zip(spellings, expected, strict=True):
+        try:
+            got: Any = parse_phone(text, region)
+        except phonenumbers.NumberParseException as exc:
+            got = exc.error_type
+        assert got == want, text
+    short_ways = len(spellings) - len(calls)
+    if region in ("US", "CO"):  # they strip a national prefix ("1", "0…"): always the general parser
+        assert short_ways == 0
+    else:
+        assert short_ways > 200  # the short way was really taken
 
 
 def test_sms_capability_by_number_type():
