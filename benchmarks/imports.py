@@ -4,6 +4,7 @@
     python benchmarks/imports.py --db sqlite --registry 100000 --rows 100000
     python benchmarks/imports.py --db postgres --registry 1000000 --rows 100000
     python benchmarks/imports.py --db sqlite --reuse          # import again into the last registry
+    python benchmarks/imports.py --db sqlite --repeat 5       # five imports, each into the same registry
 
 SQLite: a file under /tmp (``--path``). PostgreSQL: the database ``rumbo_bench_imports`` on 127.0.0.1:5432,
 user postgres (trust auth), dropped and created again (or ``DATABASE_URL`` when set). Migrations run and
@@ -18,7 +19,10 @@ The import runs in-process and synchronously (``rumbo.imports.services.import_ru
 administrator of OFAM Michoacán, exactly as the background task runs it; rows/s are printed overall and per
 phase: parse, validate (row reading + ``person_data_clean``), write (persons, child rows, search tokens,
 audit events, import rows), index (match index), duplicates (``candidates_bulk`` + pairs) and commit.
-A second import of the same file (idempotency: nothing new) is timed too.
+A second import of the same file (idempotency: nothing new) is timed too. With ``--repeat N`` the file is
+imported N times, each time into a fresh copy of the registry (SQLite: a copy of the file; PostgreSQL: a
+database made from a template), and the median is printed. "python_loop_10m_s" in the machine line (ten
+million additions in a Python loop) says how fast the machine runs plain Python, to compare machines.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import csv
 import json
 import os
 import random
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -78,6 +84,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg-name", default="rumbo_bench_imports", help="PostgreSQL database name.")
     parser.add_argument("--reuse", action="store_true", help="Keep the existing registry.")
     parser.add_argument("--no-reimport", action="store_true", help="Skip the second (idempotent) import.")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="Import the file this many times, each time into a fresh copy of the same registry, and print "
+        "the median (the machines are noisy: single runs vary by 10 %% and more).",
+    )
     parser.add_argument("--profile", default="", help="Write a cProfile of the import to this file.")
     parser.add_argument("--json", default="", help="Write the results to this file as JSON.")
     return parser.parse_args()
@@ -160,6 +173,58 @@ def index_registry() -> float:
             index_persons_bulk(chunk)
         last = chunk[-1].pk
     return round(time.perf_counter() - started, 1)
+
+
+# --- copies of the registry (--repeat) -------------------------------------------------------------------
+
+
+def _pg_admin(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def save_registry(args: argparse.Namespace) -> None:
+    """Keep a copy of the registry as it is now (SQLite: a copy of the file; PostgreSQL: a template)."""
+    from django.db import connection, connections
+
+    if args.db == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connections.close_all()
+        shutil.copyfile(args.path, args.path + ".registry")
+        return
+    connections.close_all()
+    copy = f"{args.pg_name}_registry"
+    _pg_admin(
+        f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)',
+        f'CREATE DATABASE "{copy}" TEMPLATE "{args.pg_name}"',
+    )
+
+
+def restore_registry(args: argparse.Namespace) -> None:
+    """The database as :func:`save_registry` kept it (the next query opens a new connection)."""
+    from django.db import connections
+
+    connections.close_all()
+    if args.db == "sqlite":
+        for suffix in ("-wal", "-shm"):
+            Path(args.path + suffix).unlink(missing_ok=True)
+        shutil.copyfile(args.path + ".registry", args.path)
+        return
+    _pg_admin(
+        f'DROP DATABASE "{args.pg_name}" WITH (FORCE)',
+        f'CREATE DATABASE "{args.pg_name}" TEMPLATE "{args.pg_name}_registry"',
+    )
+
+
+def drop_registry_copy(args: argparse.Namespace) -> None:
+    if args.db == "sqlite":
+        Path(args.path + ".registry").unlink(missing_ok=True)
+    else:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{args.pg_name}_registry" WITH (FORCE)')
 
 
 # --- the CSV ---------------------------------------------------------------------------------------------
@@ -429,14 +494,28 @@ def print_result(label: str, result: dict[str, Any]) -> None:
     )
 
 
+def python_loop_seconds() -> float:
+    """Seconds for ten million additions in a Python loop: how fast this machine runs plain Python."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - started, 2)
+
+
 def main() -> None:
     args = parse_args()
+    if args.repeat > 1 and args.db == "postgres" and os.environ.get("DATABASE_URL"):
+        raise SystemExit("--repeat copies the benchmark's own database: leave DATABASE_URL unset.")
     if not args.reuse:
         fresh_database(args)
     setup_django(args)
     from person_search import machine
 
-    info: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    info: dict[str, Any] = {
+        "machine": {**machine(), "python_loop_10m_s": python_loop_seconds()},
+        "args": vars(args),
+    }
     print("machine:", json.dumps(info["machine"]))
     if not args.reuse:
         info["registry"] = build_registry(args)
@@ -450,8 +529,27 @@ def main() -> None:
     path = Path(args.path).parent / f"import-{args.rows}.csv"
     info["file"] = write_csv(args, path)
     print("file:", json.dumps(info["file"]))
-    info["import"] = run_import(args, path)
-    print_result("import", info["import"])
+    if args.repeat > 1:
+        save_registry(args)
+    runs: list[dict[str, Any]] = []
+    try:
+        for attempt in range(args.repeat):
+            if attempt:
+                restore_registry(args)
+            runs.append(run_import(args, path))
+            print_result("import" if args.repeat == 1 else f"import {attempt + 1} of {args.repeat}", runs[-1])
+    finally:
+        if args.repeat > 1:
+            drop_registry_copy(args)
+    info["import"] = sorted(runs, key=lambda run: run["rows_per_s"])[len(runs) // 2]  # the median run
+    if args.repeat > 1:
+        rates = sorted(run["rows_per_s"] for run in runs)
+        info["runs"] = runs
+        info["median_rows_per_s"] = statistics.median(rates)
+        print(
+            f"\n{args.repeat} imports: median {statistics.median(rates):,.0f} rows/s "
+            f"(runs: {', '.join(f'{r:,}' for r in rates)})"
+        )
     if not args.no_reimport:
         info["reimport"] = run_import(args, path)
         print_result("same file again", info["reimport"])
