@@ -213,6 +213,14 @@ _SPACES = re.compile(r"\s+")
 
 def cell_text(value: Any) -> str:
     """The text of a cell: numbers without a spurious ".0", dates as ISO, spaces collapsed."""
+    # Text (every CSV cell, most spreadsheet cells) needs no conversion, only the spaces seen to.
+    text = value if type(value) is str else _written(value)
+    if "\n" in text or "\t" in text or "  " in text or text[:1].isspace() or text[-1:].isspace():
+        text = _SPACES.sub(" ", text).strip()
+    return text
+
+
+def _written(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -225,10 +233,7 @@ def cell_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, datetime.date):
         return value.isoformat()
-    text = str(value)
-    if "\n" in text or "\t" in text or "  " in text or text[:1].isspace() or text[-1:].isspace():
-        text = _SPACES.sub(" ", text).strip()
-    return text
+    return str(value)
 
 
 def normalised(value: str) -> str:

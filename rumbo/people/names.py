@@ -8,6 +8,7 @@ Spanish phonetic confusions (b/v, s/z/c, ll/y, silent h, x/j/s in Nahuatl-origin
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rumbo.lib.text import fold
 
@@ -104,6 +105,7 @@ def surname_words(*surnames: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=1 << 16)
 def phonetic(word: str) -> str:
     """A Spanish sound-alike key: words that differ only by b/v, s/z/c(e,i), ll/y, silent h, x/j, qu/k/c,
     g(e,i)/j, i/y or doubled letters get the same key.
@@ -130,8 +132,12 @@ def phonetic(word: str) -> str:
     return _DOUBLE.sub(r"\1", w)
 
 
+@lru_cache(maxsize=1 << 16)
 def phonetic_keys(word: str) -> frozenset[str]:
-    """The phonetic key, plus the variant where an initial x sounds like s (Xóchitl / Sóchitl)."""
+    """The phonetic key, plus the variant where an initial x sounds like s (Xóchitl / Sóchitl).
+
+    Cached, as :func:`phonetic`: the same names come back row after row (a bulk import computes the keys
+    of a hundred thousand persons, whose surnames are a few thousand words)."""
     keys = {phonetic(word)}
     folded = fold(word)
     if folded.startswith("x"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Q
@@ -91,6 +92,7 @@ def person_tokens(
 SIGNATURE_BITS = 62  # fits a signed 64-bit integer column on every database
 
 
+@lru_cache(maxsize=1 << 16)  # beginnings of words repeat from person to person
 def _prefix_bits(prefix: str) -> int:
     digest = zlib.crc32(prefix.encode())
     return (1 << (digest % SIGNATURE_BITS)) | (1 << ((digest // SIGNATURE_BITS) % SIGNATURE_BITS))

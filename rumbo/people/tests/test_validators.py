@@ -11,12 +11,16 @@ import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.mx import curp as stdnum_curp
 
 from rumbo.people.tests.utils import JOSE_BIRTH, JOSE_CURP, make_curp
 from rumbo.people.validators import (
     CURP_STATE_BY_INEGI,
+    _stdnum_validate,
     birth_date_from_age,
     country_choices,
+    curp_birth_date,
     curp_inconsistencies,
     error_tree,
     language_choices,
@@ -232,6 +236,59 @@ def test_document_number_dispatches_on_kind(db):
     assert code_of(exc) == "document_kind"
 
 
+def _damaged_curps(rng: random.Random) -> list[str]:
+    """Good CURPs, and the same with one part spoilt the ways stdnum tells apart."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = []
+    for _ in range(3000):
+        body = (
+            "".join(rng.choice(letters) for _ in range(4))
+            + f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+            + rng.choice("HMX")
+            + rng.choice(["MN", "DF", "NE", "JC", "ZZ", "XX"])
+            + "".join(rng.choice(letters) for _ in range(3))
+            + rng.choice("0123456789A")
+        )
+        curp = body + stdnum_curp.calc_check_digit(body)
+        damage = rng.random()
+        if damage < 0.1:
+            curp = rng.choice(["BUEI", "CACA", "PUTO", "MAME"]) + curp[4:]  # words RENAPO replaces
+        elif damage < 0.2:
+            curp = curp[:6] + rng.choice(["13", "00", "02"]) + rng.choice(["30", "31", "00"]) + curp[10:]
+        elif damage < 0.3:
+            curp = curp[:-1] + str((int(curp[-1]) + 1) % 10)  # check digit
+        elif damage < 0.4:
+            i = rng.randrange(18)
+            curp = curp[:i] + rng.choice("0123456789ÑABZ&") + curp[i + 1 :]
+        elif damage < 0.45:
+            curp = curp[: rng.randint(10, 17)]
+        out.append(curp)
+    return out
+
+
+def test_curp_checks_match_stdnum():
+    """The checks run on compact CURPs without stdnum's compaction raise exactly what stdnum raises."""
+    rng = random.Random(18)
+    outcomes = set()
+    for curp in [*_damaged_curps(rng), JOSE_CURP]:
+        try:
+            stdnum_curp.validate(curp)
+            expected: Any = None
+        except stdnum_exceptions.ValidationError as exc:
+            expected = type(exc)
+        try:
+            _stdnum_validate(curp)
+            got: Any = None
+        except stdnum_exceptions.ValidationError as exc:
+            got = type(exc)
+        assert got is expected, curp
+        outcomes.add(expected)
+        if expected is None:
+            assert curp_birth_date(curp) == stdnum_curp.get_birth_date(curp)
+    # Every outcome was met: good, wrong length, wrong format, wrong part, wrong check digit.
+    assert len(outcomes) == 5
+
+
 # --- phones -----------------------------------------------------------------------------------------
 
 
@@ -265,7 +322,9 @@ def _spellings(rng: random.Random) -> list[str]:
         digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 14)))
         if rng.random() < 0.6:  # mostly of a plausible length, with a plausible first digit
             digits = rng.choice("23456789") + digits[: rng.choice([7, 9, 10])]
-        prefix = rng.choice(["", "", "+", "+52", "+52 ", "52", "+504 ", "504", "+1 ", "1", "0", "044 ", "+52 1 "])
+        prefix = rng.choice(
+            ["", "", "+", "+52", "+52 ", "52", "+504 ", "504", "+1 ", "1", "0", "044 ", "+52 1 "]
+        )
         text = prefix + digits
         style = rng.random()
         if style < 0.25 and len(digits) == 10:
