@@ -339,7 +339,7 @@ _PLAIN_PHONE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 _NON_DIGIT = re.compile(r"[^0-9]")
 
 
-@cache
+@lru_cache(maxsize=256)  # bounded: the region may come from a request
 def _plain_region(region: str) -> tuple[int, str, frozenset[int]] | None:
     """(country code, the same as text, national number lengths) of a region whose numbers are read
     without a national prefix (Mexico since 2019, Central America); None for the others (the US strips a
