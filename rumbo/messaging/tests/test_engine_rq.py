@@ -23,8 +23,11 @@ from deploy import ROOT, Deployment
 
 pytestmark = pytest.mark.e2e
 
+# One Redis database per test: pytest-xdist runs these tests side by side, and two workers listening on the
+# same "messaging" queue would take each other's jobs (a drain run against the other test's database).
 REDIS_URL = "redis://127.0.0.1:6379/13"
 WORKER_REDIS_URL = "redis://127.0.0.1:6379/12"  # the `rumbo worker` test's own database
+RETRY_REDIS_URL = "redis://127.0.0.1:6379/11"  # the retry test's own database
 
 
 def _redis_up() -> bool:
@@ -54,6 +57,11 @@ def redis_db():
 @pytest.fixture
 def worker_redis():
     yield from _flushed_redis(WORKER_REDIS_URL)
+
+
+@pytest.fixture
+def retry_redis():
+    yield from _flushed_redis(RETRY_REDIS_URL)
 
 
 def test_rq_worker_in_another_process_sends_the_campaign(tmp_path, redis_db, smtp_peer):
@@ -97,6 +105,15 @@ def test_rq_worker_in_another_process_sends_the_campaign(tmp_path, redis_db, smt
 
 def _recipients(smtp_peer) -> Counter[str]:
     return Counter(to for record in smtp_peer.records() for to in record["to"])
+
+
+def _message_states(deployment: Deployment) -> str:
+    """What the messages look like, for a failure's message: status, attempts, times and last error."""
+    rows = deployment.query(
+        "SELECT status, attempts, MIN(next_attempt_at), MAX(next_attempt_at), MAX(last_error), COUNT(*)"
+        " FROM messaging_message GROUP BY status, attempts"
+    )
+    return "\nmessages (status, attempts, next attempt from, to, last error, count): " + repr(rows)
 
 
 def test_rumbo_worker_under_rq_sends_every_step_once_and_recovers_a_lost_task(
@@ -145,20 +162,20 @@ def test_rumbo_worker_under_rq_sends_every_step_once_and_recovers_a_lost_task(
             timeout=120,
             check=False,
         )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert deployment.counts() == {"sent": 3 * persons}
+        logs = done.stdout + done.stderr
+        assert done.returncode == 0, logs
+        assert deployment.counts() == {"sent": 3 * persons}, logs + _message_states(deployment)
 
         records = smtp_peer.wait_for(3 * persons)
         assert len(records) == 3 * persons
         assert max(smtp_peer.deliveries().values()) == 1  # no message accepted twice
         assert set(_recipients(smtp_peer).values()) == {3}  # every person got each step once
-        logs = done.stdout + done.stderr
         logs += "".join(log.read_text() for log in deployment.workdir.glob("*.log"))
         assert "Traceback" not in logs and "sweep failed" not in logs, logs
         assert "drains enqueued" in logs  # the sweep, not a task, sent steps 1 and 2
 
 
-def test_rumbo_worker_under_rq_brings_retries_back_through_its_scheduler(tmp_path, worker_redis, smtp_peer):
+def test_rumbo_worker_under_rq_brings_retries_back_through_its_scheduler(tmp_path, retry_redis, smtp_peer):
     persons = 20
     kind = "postgres" if connection.vendor == "postgresql" else "sqlite"
     with Deployment.create(
@@ -167,7 +184,7 @@ def test_rumbo_worker_under_rq_brings_retries_back_through_its_scheduler(tmp_pat
         deployment.settings.update(
             {
                 "RUMBO_TASKS_BACKEND": "rq",
-                "RUMBO_REDIS_URL": WORKER_REDIS_URL,
+                "RUMBO_REDIS_URL": RETRY_REDIS_URL,
                 "RUMBO_MESSAGING_RETRY_SECONDS": "1",  # the first retry after about a second
             }
         )
