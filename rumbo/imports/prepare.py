@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 from django.conf import settings
@@ -281,10 +282,40 @@ def _init_worker(spec: PrepareSpec) -> None:
     gc.freeze()
 
 
-def _prepare_in_worker(rows: Sequence[tuple[int, Sequence[Any]]]) -> tuple[list[Prepared], float]:
+#: The fields of :class:`Prepared` a worker sends back, in order: all but the last two, which the importing
+#: process sets.
+_WIRE_FIELDS = tuple(f.name for f in dataclass_fields(Prepared))[:-2]
+assert _WIRE_FIELDS[-1] == "keys"
+_STATUSES = {status.value: status for status in ImportRow.Status}
+
+
+def to_wire(prepared: list[Prepared]) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples of their fields, the status as its text: a third of the time to pickle and half
+    the time to unpickle of the dataclasses (whose status, an enum member, is pickled as a call)."""
+    fields = _WIRE_FIELDS
+    out = []
+    for row in prepared:
+        values = [getattr(row, name) for name in fields]
+        values[2] = row.status.value if isinstance(row.status, ImportRow.Status) else row.status
+        out.append(tuple(values))
+    return out
+
+
+def from_wire(rows: list[tuple[Any, ...]]) -> list[Prepared]:
+    """The :class:`Prepared` rows of :func:`to_wire`."""
+    statuses = _STATUSES
+    out = []
+    for values in rows:
+        row = Prepared(*values)
+        row.status = statuses.get(row.status, row.status)
+        out.append(row)
+    return out
+
+
+def _prepare_in_worker(rows: Sequence[tuple[int, Sequence[Any]]]) -> tuple[list[tuple[Any, ...]], float]:
     assert _worker is not None
     started = time.process_time()
-    out = _worker.prepare(rows)
+    out = to_wire(_worker.prepare(rows))
     return out, time.process_time() - started
 
 
@@ -373,7 +404,7 @@ class PreparePool:
     def _take(self, pending: deque[Any]) -> list[Prepared]:
         prepared, cpu = pending.popleft().get()
         self.cpu_seconds += cpu
-        return list(prepared)
+        return from_wire(prepared)
 
     def map(self, chunks: Iterable[Sequence[tuple[int, Sequence[Any]]]]) -> Iterator[list[Prepared]]:
         if self._pool is not None:

@@ -116,10 +116,18 @@ def token_signature(tokens: Iterable[str]) -> int:
     """
     sig = 0
     for token in tokens:
-        for size in (3, 4):
-            if len(token) >= size:
-                sig |= _prefix_bits(token[:size])
+        sig |= _token_bits(token)
     return sig
+
+
+@lru_cache(maxsize=1 << 16)  # names repeat from person to person
+def _token_bits(token: str) -> int:
+    """The bits of one token in a signature: those of its 3- and 4-character beginnings."""
+    bits = 0
+    for size in (3, 4):
+        if len(token) >= size:
+            bits |= _prefix_bits(token[:size])
+    return bits
 
 
 def reindex_person(person: Any) -> None:

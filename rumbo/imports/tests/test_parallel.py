@@ -154,3 +154,34 @@ def test_an_import_that_stops_stops_its_duplicate_check(world, monkeypatch, sett
     batch = import_run(actor=world.admin, batch=batch, workers=2, chunk_size=7)
     assert batch.status == ImportBatch.Status.FAILED
     assert started and not started[0]._process.is_alive()
+
+
+def test_rows_cross_from_the_workers_unchanged():
+    """Workers send rows as plain tuples (``to_wire``); the importing process gets back equal rows, the
+    status again a member of ``ImportRow.Status``, and a pickled round trip changes nothing."""
+    import pickle
+
+    rows = [
+        prepare.Prepared(
+            7,
+            "a" * 64,
+            ImportRow.Status.CREATED,
+            person=("Ana", "Ruiz", "", "F", "1990-01-02", "day", "MX", 5, "", "spa"),
+            nationalities=["MX"],
+            documents=[("curp", "X", "x", "MX", None, None, [])],
+            phones=[("+524431234567", "mobile", True, True)],
+            addresses=[("MX", 5, "Calle 1", None, None, True)],
+            tokens=[("ana", "n")],
+            sig=12,
+            profile=("ana",),
+            keys=[3, 1],
+        ),
+        prepare.Prepared(8, "b" * 64, ImportRow.Status.INVALID, errors={"curp": ["Bad."]}, raw=["x", ""]),
+        prepare.Prepared(9, "c" * 64, ImportRow.Status.ALREADY_IMPORTED, person_id=41),
+    ]
+    wire = prepare.to_wire(rows)
+    assert all(type(value) is tuple for value in wire)
+    assert all(type(value[2]) is str for value in wire)  # no enum member to pickle
+    back = prepare.from_wire(pickle.loads(pickle.dumps(wire)))  # noqa: S301 - our own bytes
+    assert back == rows
+    assert [type(row.status) for row in back] == [ImportRow.Status] * 3

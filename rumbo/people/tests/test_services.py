@@ -451,3 +451,87 @@ def test_make_curp_helper_builds_valid_curps():
     assert curp.is_valid(
         make_curp(given_names="María Luisa", first_surname="Núñez", birth_date=JOSE_BIRTH, sex="F")
     )
+
+
+# --- person_data_clean -----------------------------------------------------------------------------------
+
+
+def test_cleaning_keeps_every_field_of_the_child_rows(db):
+    """The cleaner builds new child rows field by field (faster than ``dataclasses.replace``): every field
+    not normalised must come through as given. A field added to a child dataclass without a value here
+    fails the first assertion, so it cannot be forgotten in the cleaner."""
+    from dataclasses import fields
+
+    from rumbo.people.data import PersonData
+    from rumbo.people.services import person_data_clean
+
+    assert {f.name for f in fields(DocumentData)} == {
+        "kind",
+        "number",
+        "issuing_country",
+        "issued_on",
+        "expires_on",
+    }
+    assert {f.name for f in fields(PhoneData)} == {"number", "kind", "whatsapp", "is_primary", "region"}
+    assert {f.name for f in fields(AddressData)} == {
+        "country",
+        "admin_area_id",
+        "text",
+        "lat",
+        "lon",
+        "is_current",
+    }
+    document = DocumentData(
+        kind="passport",
+        number="g1234567",
+        issuing_country="US",
+        issued_on=datetime.date(2020, 1, 2),
+        expires_on=datetime.date(2030, 1, 2),
+    )
+    phones = [
+        PhoneData(number="(212) 555-0182", kind="landline", whatsapp=True, is_primary=False, region="US"),
+        PhoneData(number="443 123 4567", kind="other", whatsapp=False, is_primary=True, region="MX"),
+    ]
+    address = AddressData(country="US", admin_area_id=None, text=" 12 Main St ", lat=40.5, lon=-74.25)
+    address.is_current = False
+    clean = person_data_clean(
+        PersonData(
+            given_names="Ana",
+            first_surname="Ruiz",
+            documents=[document],
+            phones=phones,
+            addresses=[address],
+        )
+    )
+    (doc,) = clean.documents
+    assert (doc.kind, doc.issuing_country, doc.issued_on, doc.expires_on) == (
+        "passport",
+        "US",
+        datetime.date(2020, 1, 2),
+        datetime.date(2030, 1, 2),
+    )
+    assert [(p.number, p.kind, p.whatsapp, p.is_primary, p.region) for p in clean.phones] == [
+        ("+12125550182", "landline", True, False, "US"),
+        ("+524431234567", "other", False, True, "MX"),
+    ]
+    (kept,) = clean.addresses
+    assert (kept.country, kept.admin_area_id, kept.text, kept.lat, kept.lon, kept.is_current) == (
+        "US",
+        None,
+        "12 Main St",
+        40.5,
+        -74.25,
+        False,
+    )
+    # The caller's rows are left as they were.
+    assert phones[0].number == "(212) 555-0182" and address.text == " 12 Main St "
+
+
+def test_cleaning_makes_the_first_phone_primary_without_touching_the_callers_row(db):
+    from rumbo.people.data import PersonData
+    from rumbo.people.services import person_data_clean
+
+    phone = PhoneData(number="4431234567")
+    clean = person_data_clean(PersonData(given_names="Ana", first_surname="Ruiz", phones=[phone]))
+    assert clean.phones[0].is_primary is True
+    assert phone.is_primary is False

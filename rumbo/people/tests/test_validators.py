@@ -25,6 +25,7 @@ from rumbo.people.validators import (
     error_tree,
     language_choices,
     language_name,
+    is_valid_phone,
     normalize_phone,
     parse_phone,
     phone_can_receive_sms,
@@ -366,6 +367,30 @@ def test_parse_phone_matches_phonenumbers(region, monkeypatch):
         assert short_ways == 0
     else:
         assert short_ways > 200  # the short way was really taken
+
+
+def test_is_valid_phone_matches_phonenumbers():
+    """The compiled validity check answers as ``phonenumbers.is_valid_number`` for numbers of every length
+    under every country code (one-region codes take the short way, shared ones phonenumbers' own)."""
+    rng = random.Random(7)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    numbers = [
+        phonenumbers.PhoneNumber(country_code=code, national_number=int(str(rng.randint(1, 9)) + digits))
+        for code in codes
+        for length in range(3, 14)
+        for digits in ("".join(rng.choice("0123456789") for _ in range(length)) for _ in range(12))
+    ]
+    # Real numbers too, so that both answers occur often: examples of every type of every region.
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(example)
+    numbers.append(phonenumbers.parse("+39 06 1234 5678", None))  # Italian leading zero: phonenumbers' way
+    answers = [(is_valid_phone(n), bool(phonenumbers.is_valid_number(n))) for n in numbers]
+    assert [mine for mine, _ in answers] == [theirs for _, theirs in answers]
+    valid = sum(theirs for _, theirs in answers)
+    assert valid > 2000 and len(answers) - valid > 20000
 
 
 def test_sms_capability_by_number_type():
