@@ -142,6 +142,7 @@ class Preparer:
         self.profile_values = profile_values
         self.blocking_keys = blocking_keys
         self.profile_columns = profile_columns()
+        self._birth_index = self.profile_columns.index("birth_date")
         self._areas: dict[int, Any] = {}
 
     def prepare(self, rows: Sequence[tuple[int, Sequence[Any]]]) -> list[Prepared]:
@@ -244,9 +245,16 @@ class Preparer:
             ],
             tokens=tokens,
             sig=token_signature(t for t, _ in tokens),
-            profile=tuple(_iso(profile[c]) for c in self.profile_columns),
+            profile=self._profile_row(profile),
             keys=self.blocking_keys(features),
         )
+
+    def _profile_row(self, profile: dict[str, Any]) -> tuple[Any, ...]:
+        """The profile's values in :func:`profile_columns` order, the date of birth as ISO text (the only
+        value that is not text already)."""
+        values = [profile[c] for c in self.profile_columns]
+        values[self._birth_index] = _iso(values[self._birth_index])
+        return tuple(values)
 
     def _area(self, area_id: int) -> Any:
         from rumbo.geo.models import AdminArea
