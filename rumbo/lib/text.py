@@ -22,6 +22,8 @@ def fold(value: str) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def _fold(value: str) -> str:
+    if value.isascii():  # nothing to decompose; ASCII case-folding is lower-casing
+        return _NON_ALNUM.sub(" ", value.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped).strip()

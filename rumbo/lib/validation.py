@@ -44,7 +44,10 @@ class FieldErrors:
 def clean_text(value: str | None, max_length: int) -> str:
     """``value`` with runs of white space made one space and trimmed; refused when longer than
     ``max_length``."""
-    text = SPACES.sub(" ", str(value or "")).strip()
+    text = value if type(value) is str else str(value or "")
+    if not text.isprintable() or "  " in text:  # no run of spaces, tab or line break: nothing to collapse
+        text = SPACES.sub(" ", text)
+    text = text.strip()
     if len(text) > max_length:
         raise ValidationError(
             _("Write at most %(max)d characters."), code="max_length", params={"max": max_length}
