@@ -294,6 +294,7 @@ def _init_worker(spec: PrepareSpec) -> None:
 #: process sets.
 _WIRE_FIELDS = tuple(f.name for f in dataclass_fields(Prepared))[:-2]
 assert _WIRE_FIELDS[-1] == "keys"
+_STATUS_AT = _WIRE_FIELDS.index("status")
 _STATUSES = {status.value: status for status in ImportRow.Status}
 
 
@@ -304,7 +305,7 @@ def to_wire(prepared: list[Prepared]) -> list[tuple[Any, ...]]:
     out = []
     for row in prepared:
         values = [getattr(row, name) for name in fields]
-        values[2] = row.status.value if isinstance(row.status, ImportRow.Status) else row.status
+        values[_STATUS_AT] = row.status.value if isinstance(row.status, ImportRow.Status) else row.status
         out.append(tuple(values))
     return out
 

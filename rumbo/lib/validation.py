@@ -45,7 +45,8 @@ def clean_text(value: str | None, max_length: int) -> str:
     """``value`` with runs of white space made one space and trimmed; refused when longer than
     ``max_length``."""
     text = value if type(value) is str else str(value or "")
-    if not text.isprintable() or "  " in text:  # no run of spaces, tab or line break: nothing to collapse
+    # Printable text has no white space but the plain space: without a run of it there is nothing to collapse.
+    if not text.isprintable() or "  " in text:
         text = SPACES.sub(" ", text)
     text = text.strip()
     if len(text) > max_length:

