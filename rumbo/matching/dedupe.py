@@ -23,7 +23,7 @@ from rumbo.matching import splink_model
 from rumbo.matching.features import PROFILE_FIELDS, features_from_values
 from rumbo.matching.model import model_path
 from rumbo.matching.models import DedupeRun, DuplicatePair, MatchKey, MatchProfile
-from rumbo.matching.scoring import explain
+from rumbo.matching.scoring import evidence_json
 from rumbo.matching.selectors import match_settings_for, network_office_ids
 from rumbo.offices.models import Office
 
@@ -154,6 +154,24 @@ def _id_ranges(ids: list[int]) -> list[tuple[int, int]]:
 _MAX_RANGES = 400  # id runs excluded in SQL (SQLite takes 999 parameters); more are excluded in Python
 
 
+_HOLDER_KEYS_TABLE = "CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_keys (key INTEGER PRIMARY KEY)"
+
+
+def _sqlite_holders_sql(table: str, ranges: int) -> str:
+    """SQLite: the (key, person, office) rows of ``table`` whose key is in the temporary table of keys, and
+    whose person is in none of ``ranges`` id ranges (two parameters each).
+
+    CROSS JOIN fixes the loop order (SQLite's rule): one probe of the (key, office, person) index per key.
+    Left to itself, the planner (no statistics for the temporary table) scanned the whole ``MatchKey``
+    table and looked each row up among the keys: a cost that grows with the registry — 2.2 s instead of
+    0.7 s for 184,000 keys against 1.9 million, a full scan for every 20,000 persons an import adds."""
+    test = "".join(" AND m.person_id NOT BETWEEN ? AND ?" for _ in range(ranges))
+    return (
+        f"SELECT m.key, m.person_id, m.office_id FROM rumbo_holder_keys k "  # noqa: S608
+        f"CROSS JOIN {table} m ON m.key = k.key WHERE 1{test}"
+    )
+
+
 def _holders(
     table: str, keys: list[int], exclude: Sequence[tuple[int, int]]
 ) -> Iterator[tuple[int, int, int]]:
@@ -186,7 +204,7 @@ def _holders(
     try:
         if own_transaction:
             raw.execute("BEGIN DEFERRED")
-        raw.execute("CREATE TEMP TABLE IF NOT EXISTS rumbo_holder_keys (key INTEGER PRIMARY KEY)")
+        raw.execute(_HOLDER_KEYS_TABLE)
         raw.executemany("INSERT INTO rumbo_holder_keys (key) VALUES (?)", ((k,) for k in keys))
         if own_transaction:
             raw.execute("COMMIT")
@@ -196,12 +214,7 @@ def _holders(
         raw.close()
         raise
     try:
-        test = "".join(" AND m.person_id NOT BETWEEN ? AND ?" for _ in ranges)
-        raw.execute(
-            f"SELECT m.key, m.person_id, m.office_id FROM rumbo_holder_keys k "  # noqa: S608
-            f"JOIN {table} m ON m.key = k.key WHERE 1{test}",
-            bounds,
-        )
+        raw.execute(_sqlite_holders_sql(table, len(ranges)), bounds)
         while batch := raw.fetchmany(100_000):
             yield from batch
     finally:
@@ -446,6 +459,7 @@ def _store_pairs(
 ) -> int:
     """Insert new pairs, refresh undecided ones; decided pairs keep their decision."""
     written = 0
+    evidence_of = evidence_json()
     for start in range(0, len(pairs), 2000):
         chunk = pairs[start : start + 2000]
         keys = [(min(a, b), max(a, b)) for a, b, *_ in chunk]
@@ -458,7 +472,7 @@ def _store_pairs(
         new: list[DuplicatePair] = []
         changed: list[DuplicatePair] = []
         for (a, b), (_, _, weight, prob, gammas) in zip(keys, chunk, strict=True):
-            evidence = explain(gammas).as_json()
+            evidence = evidence_of(gammas)
             cluster = clusters.get(a)
             pair = existing.get((a, b))
             if pair is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,23 @@ def explain(gammas: Sequence[int], model: TrainedModel | None = None) -> Compari
         total += weight
         fields.append(FieldEvidence(spec.field, level.name, str(level.label), level.agreement, weight))
     return Comparison(total, probability(total), tuple(fields))
+
+
+def evidence_json(model: TrainedModel | None = None) -> Callable[[Sequence[int]], list[dict[str, Any]]]:
+    """``explain(gammas).as_json()`` for the many pairs of one pass (an import, a batch deduplication),
+    computed once per distinct vector of gamma values: thousands of pairs share a few hundred vectors, and
+    each explanation translates a label per field. The lists returned are shared: do not change them."""
+    model = model or current_model()
+    cache: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+
+    def evidence(gammas: Sequence[int]) -> list[dict[str, Any]]:
+        key = tuple(gammas)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = explain(key, model).as_json()
+        return found
+
+    return evidence
 
 
 def compare_features(a: Features, b: Features, model: TrainedModel | None = None) -> Comparison:

@@ -578,10 +578,11 @@ class ImportEngine:
     def _store_matches(self, created: set[int], pairs: list[Pair], offices: dict[int, int]) -> None:
         """The pairs at or above the threshold queued, and the rows of the created persons they involve
         marked: the same pairs, candidates and row marks as :meth:`_duplicates`."""
-        from rumbo.matching.scoring import explain
+        from rumbo.matching.scoring import evidence_json
 
         if not created:
             return
+        evidence_of = evidence_json()
         found: dict[int, list[tuple[float, int]]] = {}
         stamp = self.writer.datetime(timezone.now())
         queued: dict[tuple[int, int], tuple[Any, ...]] = {}
@@ -591,7 +592,7 @@ class ImportEngine:
             a, b = sorted((left, right))
             if (a, b) in queued:
                 continue
-            queued[a, b] = _pair_row((a, b), offices, weight, probability, explain(gammas).as_json(), stamp)
+            queued[a, b] = _pair_row((a, b), offices, weight, probability, evidence_of(gammas), stamp)
             for own, other in ((a, b), (b, a)):
                 if own in created:
                     found.setdefault(own, []).append((probability, other))

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.matching.dedupe import dedupe_run
 from rumbo.matching.model import load_model
-from rumbo.matching.models import DedupeRun, DuplicatePair
+from rumbo.matching.models import DedupeRun, DuplicatePair, MatchKey
 from rumbo.people.data import PhoneData
 from rumbo.people.models import Person
 from rumbo.people.tests.utils import make_person
@@ -135,3 +135,23 @@ def test_id_ranges_and_the_import_check_leave_the_imports_persons_out_of_the_reg
     found = {frozenset((a, b)) for a, b, *_ in pairs}
     assert frozenset((family["lupe"].pk, family["lupita"].pk)) in found
     assert offices[family["lupita"].pk] == world.michoacan.pk
+
+
+@pytest.mark.django_db
+def test_the_import_check_probes_the_key_index_once_per_key_on_sqlite() -> None:
+    """The registry's holders of an import's keys are read by one index probe per key, not by a scan of the
+    whole match-key table (which grows with the registry)."""
+    from django.db import connection
+
+    from rumbo.matching.dedupe import _HOLDER_KEYS_TABLE, _sqlite_holders_sql
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan of SQLite's query (PostgreSQL's is fixed by its own settings)")
+    table = connection.ops.quote_name(MatchKey._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLDER_KEYS_TABLE)
+        for ranges in (0, 1, 3):
+            cursor.execute(f"EXPLAIN QUERY PLAN {_sqlite_holders_sql(table, ranges)}", [1, 2] * ranges)
+            plan = [row[-1] for row in cursor.fetchall()]
+            assert plan[0] == "SCAN k", plan
+            assert plan[1].startswith("SEARCH m USING COVERING INDEX matching_key_lookup (key=?)"), plan

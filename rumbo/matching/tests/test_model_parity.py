@@ -104,3 +104,25 @@ def test_the_frame_from_stored_values_is_the_frame_from_features(records: list) 
     pd.testing.assert_frame_equal(got[expected.columns], expected)
     # Empty values (NULL for Splink) are covered too.
     assert any(not f.curp for f in by_id.values()) and any(not f.phones for f in by_id.values())
+
+
+def test_the_evidence_of_a_pass_is_each_pairs_explanation_computed_once_per_vector(
+    records: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rumbo.matching import scoring
+
+    by_id = {r.unique_id: r.features() for r in records}
+    vectors = [levels_of(by_id[a], by_id[b]) for a, b in zip(list(by_id)[:-1], list(by_id)[1:], strict=True)]
+    vectors += vectors[:50]  # repeated vectors, as thousands of pairs of one import have
+    expected = [explain(v).as_json() for v in vectors]
+    calls: list[tuple[int, ...]] = []
+    original = scoring.explain
+
+    def counted(gammas, model=None):  # type: ignore[no-untyped-def]
+        calls.append(tuple(gammas))
+        return original(gammas, model)
+
+    monkeypatch.setattr(scoring, "explain", counted)
+    evidence = scoring.evidence_json()
+    assert [evidence(list(v)) for v in vectors] == expected
+    assert len(calls) == len({tuple(v) for v in vectors}) < len(vectors)
