@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_the_evidence_of_a_pass_is_each_pairs_explanation_computed_once_per_vect
     calls: list[tuple[int, ...]] = []
     original = scoring.explain
 
-    def counted(gammas, model=None):  # type: ignore[no-untyped-def]
+    def counted(gammas: Any, model: Any = None) -> Any:
         calls.append(tuple(gammas))
         return original(gammas, model)
 
