@@ -267,9 +267,12 @@ RUMBO_ATTACHMENT_MAX_BYTES = env_int("RUMBO_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1
 # Follow-up tasks created when a case opens, in months after the opening day (comma-separated).
 RUMBO_FOLLOWUP_MONTHS = tuple(int(m) for m in env_list("RUMBO_FOLLOWUP_MONTHS", ["1", "3", "6"]))
 # Person imports: the largest file (bytes); from this many rows, duplicates are checked in one pass at the
-# end instead of chunk by chunk; validation processes (unset: one per CPU core; 0: none).
+# end instead of chunk by chunk; on SQLite, the most memory (MiB) the importing process's page cache may take
+# (taken only as the database's pages are read; a registry of 1,000,000 persons uses about all of it);
+# validation processes (unset: one per CPU core; 0: none).
 RUMBO_IMPORT_MAX_BYTES = env_int("RUMBO_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS = env_int("RUMBO_IMPORT_BATCH_MATCH_MIN_ROWS", 5000)
+RUMBO_IMPORT_SQLITE_CACHE_MIB = env_int("RUMBO_IMPORT_SQLITE_CACHE_MIB", 1024)
 if env_str("RUMBO_IMPORT_WORKERS"):
     RUMBO_IMPORT_WORKERS = env_int("RUMBO_IMPORT_WORKERS", 0)
 

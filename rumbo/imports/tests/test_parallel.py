@@ -185,3 +185,21 @@ def test_rows_cross_from_the_workers_unchanged():
     back = prepare.from_wire(pickle.loads(pickle.dumps(wire)))  # noqa: S301 - our own bytes
     assert back == rows
     assert [type(row.status) for row in back] == [ImportRow.Status] * 3
+
+
+def test_the_import_takes_its_sqlite_page_cache_from_the_settings_and_gives_it_back(db, settings):
+    from rumbo.imports.services.engine import _sqlite_bulk_session
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache")
+
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return int(cursor.fetchone()[0])
+
+    before = cache_size()
+    settings.RUMBO_IMPORT_SQLITE_CACHE_MIB = 7
+    with _sqlite_bulk_session():
+        assert cache_size() == -7 * 1024  # KiB
+    assert cache_size() == before != -7 * 1024

@@ -127,3 +127,20 @@ def test_the_evidence_of_a_pass_is_each_pairs_explanation_computed_once_per_vect
     evidence = scoring.evidence_json()
     assert [evidence(list(v)) for v in vectors] == expected
     assert len(calls) == len({tuple(v) for v in vectors}) < len(vectors)
+
+
+def test_a_prediction_about_some_persons_compares_exactly_their_pairs(records: list) -> None:
+    """An import's check (``fresh``) compares only the pairs involving its persons, and finds every one of
+    them that the whole prediction finds, with the same weights."""
+    by_id = {r.unique_id: r.features() for r in records}
+    df = splink_model.frame(by_id.items())
+    fresh = set(list(by_id)[::7])
+    everything, _ = splink_model.predict(df, BUNDLED_MODEL, threshold=0.0, count=False)
+    theirs, _ = splink_model.predict(df, BUNDLED_MODEL, threshold=0.0, count=False, fresh=fresh)
+    expected = {
+        (a, b): w for a, b, w, _p, _g in splink_model.gamma_rows(everything) if a in fresh or b in fresh
+    }
+    found = {(a, b): w for a, b, w, _p, _g in splink_model.gamma_rows(theirs)}
+    assert len(expected) < len(splink_model.gamma_rows(everything))  # others' pairs exist, and are left out
+    assert found.keys() == expected.keys() and len(found) > 20
+    assert all(found[k] == pytest.approx(expected[k]) for k in found)
