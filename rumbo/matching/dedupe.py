@@ -348,7 +348,7 @@ class ImportPairs:
         df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         del loaded, parts
         # Only the pairs involving the import's persons are compared: the registry's persons sharing its keys
-        # are not compared with each other (at 1,000,000 persons, a third of the check's time).
+        # are not compared with each other (into a registry of 1,000,000: 26 s of CPU instead of 36).
         pairs_df, _ = splink_model.predict(
             df, model_path(), threshold=self.threshold, backend=self.backend, count=False, fresh=set(created)
         )

