@@ -4,10 +4,11 @@ duplicates are stored once; the webhook endpoint authenticates per channel; a ba
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.messaging.adapters.base import InboundEvent, InboundKind, ReceiptStatus
@@ -190,14 +191,21 @@ def test_whatsapp_subscription_check(world, gateway):
     assert bad.status_code == 403
 
 
-def test_a_thousand_replies_ingest_in_well_under_a_second(world, gateway):
+def test_a_thousand_replies_ingest_in_bulk(world, gateway):
+    """Replies are stored and matched a batch at a time: ten times the replies make no more reads, and rows
+    are inserted many per statement. (Speed itself is measured by ``benchmarks/messaging/bench_inbound.py``,
+    not here: these machines are too noisy for timed assertions.)"""
     sms = make_channel(world.admin, world.michoacan, "sms")
     persons = [make_person(world.caseworker, world.michoacan) for _ in range(50)]
     numbers = [p.phones.get().e164 for p in persons]
-    events = [reply(numbers[i % 50], "Estoy bien", f"mo-{i}") for i in range(1000)]
-    started = time.perf_counter()
-    result = record_events(channel=sms, events=events)
-    elapsed = time.perf_counter() - started
-    assert (result.stored, result.matched) == (1000, 1000)
-    assert elapsed < 1.0, f"1000 replies took {elapsed:.2f}s"
+    reads = []
+    for size, prefix in ((100, "a"), (1000, "b")):
+        events = [reply(numbers[i % 50], "Estoy bien", f"mo-{prefix}{i}") for i in range(size)]
+        with CaptureQueriesContext(connection) as captured:
+            result = record_events(channel=sms, events=events)
+        assert (result.stored, result.matched) == (size, size)
+        statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+        reads.append(statements.count("SELECT"))
+        assert statements.count("INSERT") <= size // 50 + 1, statements  # SQLite: ~70 rows a statement
+    assert reads[0] == reads[1] > 0
     assert statuses() == {}
