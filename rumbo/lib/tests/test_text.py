@@ -1,3 +1,4 @@
+from rumbo.lib.testing.texts import random_texts
 from rumbo.lib.text import fold, prefix_upper_bound, tokens
 
 
@@ -27,18 +28,9 @@ def _reference_fold(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", stripped).strip()
 
 
-def _random_texts(count: int) -> list[str]:
-    import random
-    import string
-
-    rng = random.Random(3)
-    alphabet = string.printable + "áéíóúñÑÜüß  \u00a0\u2003\u0085ﬁ²İ"
-    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(count)]
-
-
 def test_fold_short_ways_give_the_general_answer():
     """ASCII text skips the decomposition: the result is the same for every kind of character."""
-    texts = _random_texts(30_000)
+    texts = random_texts(30_000, seed=3)
     assert sum(t.isascii() for t in texts) > 1000  # both ways taken
     assert [fold(t) for t in texts] == [_reference_fold(t) for t in texts]
 
@@ -51,6 +43,6 @@ def test_clean_text_collapses_every_kind_of_white_space():
     from rumbo.lib.validation import clean_text
 
     spaces = re.compile(r"\s+")
-    texts = _random_texts(30_000)
+    texts = random_texts(30_000, seed=3)
     assert [clean_text(t, 100) for t in texts] == [spaces.sub(" ", t).strip() for t in texts]
     assert clean_text("a\u00a0b", 10) == "a b" and clean_text(" a\tb ", 10) == "a b"
