@@ -21,6 +21,9 @@ from rumbo.geo.models import AdminArea
 from rumbo.lib.testing.factories import PASSWORD, OfficeFactory, UserFactory, member
 from rumbo.offices.models import Office, Role
 
+# Set when this fixture removed the audit triggers for the flush that ends a transactional test.
+_triggers_removed_for_flush = False
+
 
 @pytest.fixture(autouse=True)
 def _unscoped_test_code(db: None) -> Iterator[None]:
@@ -28,19 +31,25 @@ def _unscoped_test_code(db: None) -> Iterator[None]:
 
     Transactional tests (live server, schemathesis) end with Django emptying every table: that flush removed
     the reference data the migrations loaded, and the append-only triggers would refuse it. So the areas are
-    loaded again and the triggers installed again before each test, and removed just before that flush.
+    loaded again before each test, and the triggers removed just before that flush and installed again
+    before the next test. Otherwise the triggers are only checked: the migrations must have installed them
+    (the suite once hid a migration that dropped them on SQLite by installing them here).
     """
+    global _triggers_removed_for_flush
     # Test code starts in English whatever an earlier test's request activated (Django keeps the last
     # request's language active in the thread); requests negotiate their own language as in production.
     with scopes_disabled(), translation.override("en"):
         if not AdminArea.objects.exists():
             load_areas(AdminArea)
-        if not audit_triggers.installed(connection):
+        if _triggers_removed_for_flush:
             audit_triggers.install(connection)
+            _triggers_removed_for_flush = False
+        assert audit_triggers.installed(connection), "the migrations left the audit table without triggers"
         yield
     if not connection.in_atomic_block:
         # A transactional test: Django empties the tables next, which the triggers would refuse.
         audit_triggers.remove(connection)
+        _triggers_removed_for_flush = True
 
 
 @dataclass

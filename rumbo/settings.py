@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_scopes",
     "rest_framework",
+    # Only for its migrations: accounts/0002 hashed the clear-text tokens it held into accounts.ApiToken.
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_tasks",
@@ -181,7 +182,14 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("RUMBO_BEHIND_PROXY") else None
-SECURE_HSTS_SECONDS = env_int("RUMBO_HSTS_SECONDS", 0)
+# HTTPS only (HSTS): browsers refuse plain HTTP to this host for RUMBO_HSTS_SECONDS (default: one year when
+# cookies are secure, i.e. in production; 0 = off), for its subdomains too unless
+# RUMBO_HSTS_INCLUDE_SUBDOMAINS=false. The header goes out on HTTPS requests only: behind a proxy that ends
+# TLS, set RUMBO_BEHIND_PROXY so Django recognises them. RUMBO_SSL_REDIRECT=true makes Django redirect plain
+# HTTP to HTTPS; off by default, as the proxy usually does that.
+SECURE_HSTS_SECONDS = env_int("RUMBO_HSTS_SECONDS", 365 * 24 * 3600 if SECURE_COOKIES else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("RUMBO_HSTS_INCLUDE_SUBDOMAINS", True) and SECURE_HSTS_SECONDS > 0
+SECURE_SSL_REDIRECT = env_bool("RUMBO_SSL_REDIRECT", False)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -228,7 +236,8 @@ MEDIA_ROOT = DATA_DIR / "media"  # never served by the web server: files go thro
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Tokens are kept as SHA-256 digests (accounts.ApiToken), not DRF's clear-text authtoken table.
+        "rumbo.accounts.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

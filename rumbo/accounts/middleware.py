@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_htmx.http import HttpResponseClientRedirect
 
+from rumbo.accounts.authentication import token_user
 from rumbo.accounts.receivers import LAST_ACTIVITY_SESSION_KEY, LOGOUT_REASON_ATTR
 from rumbo.accounts.selectors import pending_two_factor_step
 
@@ -90,9 +91,10 @@ class TwoFactorRequiredMiddleware:
     """Keep a logged-in user who owes a second factor on the enrolment or verification page.
 
     Who owes one is decided by :func:`rumbo.accounts.selectors.pending_two_factor_step`. The login flow,
-    static files, the language switch and the health check stay reachable. Requests authenticated by an
-    API token are not concerned (a token can only be created from a verified session); API requests
-    riding on an unverified session get a JSON 403.
+    static files, the language switch and the health check stay reachable. API requests that carry a
+    valid API token act as the token's user and are not concerned (a token can only be created from a
+    verified session); API requests riding on an unverified session get a JSON 403. Web pages always
+    authenticate from the session cookie, so a token header never exempts them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -101,7 +103,7 @@ class TwoFactorRequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (
             request.user.is_authenticated
-            and not request.headers.get("Authorization", "").startswith("Token ")
+            and not (_is_api(request) and token_user(request) is not None)
             and not self._exempt(request)
         ):
             step = pending_two_factor_step(request)

@@ -8,8 +8,8 @@ from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
+from rumbo.accounts.models import ApiToken
 from rumbo.offices.permissions import Perm, active_memberships, offices_with_perm
 
 # Session key caching "this user has a confirmed second factor", set at login and on enrol/disable,
@@ -59,9 +59,9 @@ def confirmed_devices(user: Any) -> list[Device]:
     return list(devices_for_user(user, confirmed=True))
 
 
-def api_token(user: Any) -> Token | None:
-    """The user's API token (DRF keeps at most one per user), if any."""
-    return Token.objects.filter(user=user).first()
+def api_token(user: Any) -> ApiToken | None:
+    """The user's API token (at most one per user; only its digest and date are kept), if any."""
+    return ApiToken.objects.filter(user=user).first()
 
 
 def pending_two_factor_step(request: Any) -> str | None:

@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
 from rumbo.accounts import selectors
+from rumbo.accounts.models import ApiToken
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 
@@ -156,6 +156,8 @@ def two_factor_disable(*, actor: Any) -> None:
         removed = TOTPDevice.objects.filter(user=actor).delete()[0]
         StaticDevice.objects.filter(user=actor).delete()
         audit_record(actor=actor, action=Action.TWO_FACTOR_DISABLE, detail={"devices_removed": removed})
+        # A token can only be created from a verified session: it must not outlive the second factor.
+        _api_token_delete(actor, reason="two_factor_disable")
 
 
 def backup_codes_regenerate(*, actor: Any) -> list[str]:
@@ -175,24 +177,36 @@ def password_change(*, actor: Any, new_password: str) -> None:
         actor.set_password(new_password)
         actor.save(update_fields=["password"])
         audit_record(actor=actor, action=Action.PASSWORD_CHANGE, obj=actor)
+        # Changing a password (e.g. after a suspected compromise) also ends programmatic access.
+        _api_token_delete(actor, reason="password_change")
 
 
-def api_token_create(*, actor: Any) -> Token:
-    """Create the user's API token, replacing any previous one (which stops working). Show its key once."""
+def _api_token_delete(actor: Any, *, reason: str | None = None) -> bool:
+    """Delete the user's API token, audited, in the caller's transaction; returns whether there was one."""
+    revoked = ApiToken.objects.filter(user=actor).delete()[0] > 0
+    if revoked:
+        detail = {"reason": reason} if reason else {}
+        audit_record(actor=actor, action=Action.TOKEN_REVOKE, obj=actor, detail=detail)
+    return revoked
+
+
+def api_token_create(*, actor: Any) -> str:
+    """Create the user's API token, replacing any previous one (which stops working); returns its key.
+
+    Only the key's digest is stored: the returned key is shown once and cannot be read again.
+    """
+    key = ApiToken.new_key()
     with transaction.atomic():
-        replaced = Token.objects.filter(user=actor).delete()[0] > 0
-        token = Token.objects.create(user=actor)
+        replaced = ApiToken.objects.filter(user=actor).delete()[0] > 0
+        ApiToken.objects.create(user=actor, digest=ApiToken.digest_of(key))
         audit_record(actor=actor, action=Action.TOKEN_CREATE, obj=actor, detail={"replaced": replaced})
-    return token
+    return key
 
 
 def api_token_revoke(*, actor: Any) -> bool:
     """Delete the user's API token; returns whether there was one."""
     with transaction.atomic():
-        revoked = Token.objects.filter(user=actor).delete()[0] > 0
-        if revoked:
-            audit_record(actor=actor, action=Action.TOKEN_REVOKE, obj=actor)
-    return revoked
+        return _api_token_delete(actor)
 
 
 def admin_create(*, username: str, email: str, password: str) -> Any:

@@ -1,7 +1,9 @@
-"""Test helpers: log a user in as the browser would end up after the second factor, and compute codes."""
+"""Test helpers: log a user in as the browser would end up after the second factor, compute codes, give
+API tokens."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.test import Client
@@ -9,6 +11,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from rumbo.accounts.models import ApiToken
 from rumbo.accounts.selectors import ENROLLED_SESSION_KEY, has_two_factor, two_factor_required
 from rumbo.offices.permissions import forget
 
@@ -38,3 +41,14 @@ def login_verified(client: Client, user: Any) -> Client:
         session[ENROLLED_SESSION_KEY] = True
         session.save()
     return client
+
+
+def api_token_key(user: Any) -> str:
+    """A working API token key for ``user``, the same on every call (as DRF's ``Token.get_or_create`` gave).
+
+    Stored keys are digests and cannot be read back, so the test key is derived from the user's id; it
+    replaces any token the user had. Tests only: production tokens come from ``api_token_create``.
+    """
+    key = hashlib.sha256(f"rumbo-test-token:{user.pk}".encode()).hexdigest()[:40]
+    ApiToken.objects.update_or_create(user=user, defaults={"digest": ApiToken.digest_of(key)})
+    return key

@@ -234,7 +234,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         return guard
     new_key = ""
     if request.method == "POST":
-        new_key = services.api_token_create(actor=request.user).key
+        new_key = services.api_token_create(actor=request.user)
     return render(
         request,
         "accounts/tokens.html",

@@ -1,7 +1,9 @@
 """Database triggers that make the audit table append-only, whatever code path tries to change it.
 
-Installed by migration ``audit/0002``. The test suite removes them just before Django empties the database
-after a transactional test (``flush`` must delete rows) and puts them back before the next test.
+Installed by migration ``audit/0002``, and again by ``audit/0007`` (on SQLite, 0006 rebuilt the table and
+dropped them). After ``migrate``, ``receivers.check_triggers_after_migrate`` fails loudly if they are missing.
+The test suite removes them just before Django empties the database after a transactional test (``flush``
+must delete rows) and puts them back before the next test; otherwise it only checks they are there.
 """
 
 from __future__ import annotations

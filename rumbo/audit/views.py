@@ -22,6 +22,9 @@ from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require_any
 
 PAGE_SIZE = 50
+# Higher page numbers show the last page number allowed (empty): an unbounded number overflows the SQL
+# OFFSET (a 500). Five million events back is further than anyone pages; the date filters reach older ones.
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Page:
 
 def _page(qs: QuerySet[AuditEvent], request: HttpRequest) -> Page:
     try:
-        number = max(1, int(request.GET.get("page", "1")))
+        number = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         number = 1
     start = (number - 1) * PAGE_SIZE

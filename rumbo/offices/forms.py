@@ -156,6 +156,18 @@ class OfficeForm(forms.Form):
         }
 
 
+# The furthest "until" day of a role, in years from today.
+MAX_GRANT_YEARS = 100
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 class GrantForm(forms.Form):
     """Grant a role in an office to an existing user, optionally until a date."""
 
@@ -193,6 +205,17 @@ class GrantForm(forms.Form):
         if day is None:
             return None
         tz = zoneinfo.ZoneInfo(self.office.time_zone)
-        if day < timezone.now().astimezone(tz).date():
+        today = timezone.now().astimezone(tz).date()
+        if day < today:
             raise ValidationError(_("The last day cannot be in the past."), code="past")
+        # A bound well inside the calendar: 9999-12-31 plus the day added below would overflow.
+        if day > _years_after(today, MAX_GRANT_YEARS):
+            raise ValidationError(
+                _(
+                    "The last day cannot be more than %(years)d years ahead. "
+                    "Leave it empty for a role without end."
+                ),
+                code="too_far",
+                params={"years": MAX_GRANT_YEARS},
+            )
         return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)

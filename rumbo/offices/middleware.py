@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_scopes import scope
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 
+from rumbo.accounts.authentication import token_user
 from rumbo.offices.permissions import active_memberships, member_office_ids
-
-
-def _api_token_user(request: HttpRequest) -> Any:
-    """The user behind an ``Authorization: Token …`` header; DRF authenticates it again in the view."""
-    if not request.headers.get("Authorization", "").startswith("Token "):
-        return None
-    try:
-        result = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
-    except AuthenticationFailed:
-        return None
-    return result[0] if result else None
 
 
 class OfficeScopeMiddleware:
@@ -36,13 +23,10 @@ class OfficeScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # DRF tries the token first, then the session: scope by the same user it will act as.
-        token_user = _api_token_user(request)
-        user = (
-            token_user
-            if token_user is not None
-            else (request.user if request.user.is_authenticated else None)
-        )
+        # On the API, DRF tries the token first, then the session: scope by the same user it will act as.
+        # Web pages authenticate from the session cookie only.
+        api_user = token_user(request) if request.path_info.startswith("/api/") else None
+        user = api_user if api_user is not None else (request.user if request.user.is_authenticated else None)
         offices = sorted(member_office_ids(user)) if user is not None else []
         memberships = active_memberships(user) if user is not None else []
         if memberships:

@@ -14,6 +14,7 @@ from typing import Any
 import pycountry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -165,6 +166,30 @@ def _check_can_manage(actor: Any, office: Office) -> None:
         raise PermissionDenied
 
 
+def _check_admin_remains(membership: Membership, expires_at: datetime | None) -> None:
+    """Refuse to bring forward the end of an active administrator role when no other administrator stays
+    longer (without end, or ending later): as with revoking, an office must keep an administrator."""
+    if not membership.is_active or expires_at is None:
+        return
+    if membership.expires_at is not None and expires_at >= membership.expires_at:
+        return  # extending a role never leaves the office with fewer administrators
+    others = (
+        Membership.objects.active()
+        .filter(office=membership.office_id, role=Role.OFFICE_ADMIN, user__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=expires_at))
+        .exclude(pk=membership.pk)
+    )
+    if not others.exists():
+        raise ValidationError(
+            {
+                "expires_at": _(
+                    "An office must keep at least one administrator: another administrator without an end "
+                    "date, or ending later, is needed first."
+                )
+            }
+        )
+
+
 def membership_grant(
     *, actor: Any, office: Office, user: Any, role: str, expires_at: datetime | None = None
 ) -> Membership:
@@ -173,7 +198,8 @@ def membership_grant(
     Only an office administrator of that very office may grant (Perm.MANAGE_MEMBERS there): being an
     administrator elsewhere, or a coordinator above, is not enough. Granting a role the user already held
     (expired or revoked) re-activates it with the new expiry; granting it again while active changes the
-    expiry. The audit event records the role and expiry.
+    expiry. An administrator role cannot be given an earlier end that would leave the office without an
+    administrator (see ``_check_admin_remains``). The audit event records the role and expiry.
     """
     _check_can_manage(actor, office)
     if role not in Role.values:
@@ -186,6 +212,8 @@ def membership_grant(
         membership = (
             Membership.objects.select_for_update().filter(user=user, office=office, role=role).first()
         )
+        if membership is not None and role == Role.OFFICE_ADMIN:
+            _check_admin_remains(membership, expires_at)
         if membership is None:
             membership = Membership.objects.create(user=user, office=office, role=role, expires_at=expires_at)
             changes = {"role": {"old": None, "new": role}, "expires_at": {"old": None, "new": expires_at}}

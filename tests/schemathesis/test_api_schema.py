@@ -25,7 +25,6 @@ from django.db import close_old_connections
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from rumbo.accounts.testing import api_token_key
 from rumbo.cases.tests.referral_support import scenario
 from rumbo.geo.models import AdminArea
 from rumbo.imports.models import ImportBatch
@@ -165,8 +165,8 @@ def world(db: None, in_process_requests: None) -> dict[str, Any]:
             office=michoacan, file_name="p.csv", file_sha256="0" * 64, file_kind="csv", stored_path="p.csv"
         )
         return {
-            "caseworker": Token.objects.create(user=caseworker).key,
-            "admin": Token.objects.create(user=admin).key,
+            "caseworker": api_token_key(caseworker),
+            "admin": api_token_key(admin),
             "office": michoacan.pk,
             "ids": {
                 "/api/v1/areas/": [morelia.pk, mich_state.pk],

@@ -58,6 +58,35 @@ def test_cookies_are_secure_and_http_only_by_default_outside_debug(tmp_path):
     ]
 
 
+def _transport_settings(**env: str) -> list[str]:
+    """HSTS and HTTPS-redirect settings computed from a given environment (fresh process)."""
+    code = (
+        "import rumbo.settings as s; "
+        "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_SSL_REDIRECT)"
+    )
+    ours = {"DEBUG", "RUMBO_SECURE_COOKIES", "RUMBO_LOCAL_HTTP", "RUMBO_HSTS_SECONDS"}
+    ours |= {"RUMBO_HSTS_INCLUDE_SUBDOMAINS", "RUMBO_SSL_REDIRECT"}
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+    return result.stdout.split()
+
+
+def test_hsts_is_on_for_a_year_with_subdomains_when_cookies_are_secure(tmp_path):
+    data = str(tmp_path)
+    assert _transport_settings(RUMBO_DATA_DIR=data) == ["31536000", "True", "False"]
+    assert _transport_settings(RUMBO_DATA_DIR=data, RUMBO_SECURE_COOKIES="false")[:2] == ["0", "False"]
+    assert _transport_settings(RUMBO_DATA_DIR=data, DEBUG="true")[:2] == ["0", "False"]
+
+
+def test_hsts_and_the_https_redirect_can_be_set_from_the_environment(tmp_path):
+    env = {"RUMBO_DATA_DIR": str(tmp_path), "RUMBO_HSTS_SECONDS": "600"}
+    assert _transport_settings(**env, RUMBO_HSTS_INCLUDE_SUBDOMAINS="false") == ["600", "False", "False"]
+    assert _transport_settings(**env, RUMBO_SSL_REDIRECT="true") == ["600", "True", "True"]
+    assert _transport_settings(RUMBO_DATA_DIR=str(tmp_path), RUMBO_HSTS_SECONDS="0")[0] == "0"
+
+
 def test_plain_http_for_local_debugging_must_be_asked_for(tmp_path):
     assert _settings_outside_debug(RUMBO_DATA_DIR=str(tmp_path), DEBUG="true")[:3] == [
         "True",

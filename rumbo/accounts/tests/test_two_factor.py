@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
-from rumbo.accounts.testing import enrol_device, totp_code
+from rumbo.accounts.testing import api_token_key, enrol_device, totp_code
 from rumbo.accounts.tests.helpers import browser, fully_logged_in, logged_in
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.lib.testing.factories import PASSWORD, UserFactory
@@ -261,9 +260,42 @@ def test_api_call_on_an_unverified_session_is_refused_in_json(world):
 
 
 def test_api_call_with_a_token_is_not_affected(world):
-    token = Token.objects.create(user=world.admin)
-    response = browser().get("/api/v1/offices/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = browser().get("/api/v1/offices/", HTTP_AUTHORIZATION=f"Token {api_token_key(world.admin)}")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Token nonsense", "Token "])
+def test_a_token_header_does_not_let_a_web_page_skip_the_second_factor(world, header):
+    members = reverse("offices:members", args=[world.michoacan.pk])
+    client = logged_in(world.admin)  # password only, no device yet
+    response = client.get(members, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 302
+    assert response["Location"].startswith(ENROL)
+    enrol_device(world.admin)
+    response = logged_in(world.admin).get(members, HTTP_AUTHORIZATION=header)
+    assert response["Location"].startswith(VERIFY)
+
+
+def test_a_valid_token_does_not_let_a_web_page_skip_the_second_factor(world):
+    client = logged_in(world.admin)
+    members = reverse("offices:members", args=[world.michoacan.pk])
+    response = client.get(members, HTTP_AUTHORIZATION=f"Token {api_token_key(world.admin)}")
+    assert response.status_code == 302
+    assert response["Location"].startswith(ENROL)
+
+
+def test_api_call_with_a_valid_token_on_an_unverified_session_acts_as_the_token_user(world):
+    key = api_token_key(world.caseworker)
+    enrol_device(world.admin)
+    response = logged_in(world.admin).get("/api/v1/offices/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
+
+
+def test_api_call_with_a_bad_token_on_an_unverified_session_is_refused(world):
+    enrol_device(world.admin)
+    response = logged_in(world.admin).get("/api/v1/offices/", HTTP_AUTHORIZATION="Token nonsense")
+    assert response.status_code in (401, 403)
+    assert response.status_code == 401 or response.json()["error"]["code"] == "two_factor_required"
 
 
 def test_htmx_request_of_an_unverified_admin_gets_a_client_redirect(world):

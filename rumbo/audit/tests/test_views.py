@@ -233,3 +233,16 @@ def test_person_log_empty_state(world):
     nobody = Person.objects.create(office=world.michoacan, given_names="Rosa", first_surname="Luna")
     html = signed_in(world.auditor).get(reverse("audit:person", args=[nobody.pk])).content.decode()
     assert "Nobody has opened this record yet." in html
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999999", "184467440737095517", "-5", "x"])
+def test_a_page_number_out_of_range_is_clamped_on_both_pages(world, people, page):
+    from rumbo.audit.views import MAX_PAGE
+
+    client = signed_in(world.auditor)
+    for url in (reverse("audit:list"), reverse("audit:person", args=[people["ana"].pk])):
+        response = client.get(url, {"page": page})
+        assert response.status_code == 200, url
+        number = response.context["page"].number
+        assert number == (1 if page in ("-5", "x") else MAX_PAGE)
+        assert (response.context["page"].events == []) == (number == MAX_PAGE)

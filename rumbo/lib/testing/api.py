@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 
 def token_client(user: Any) -> Client:
     """A client that authenticates every request with ``Authorization: Token <key>`` (no session)."""
-    token, _ = Token.objects.get_or_create(user=user)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    from rumbo.accounts.testing import api_token_key
+
+    return Client(HTTP_AUTHORIZATION=f"Token {api_token_key(user)}")
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

@@ -227,6 +227,70 @@ def test_grant_refuses_a_deactivated_account(world):
     assert set(exc.value.message_dict) == {"user"}
 
 
+@time_machine.travel(NOW, tick=False)
+def test_the_last_administrator_cannot_be_given_an_end_date(world):
+    membership = Membership.objects.get(user=world.admin, office=world.michoacan)
+    with pytest.raises(ValidationError) as exc:
+        membership_grant(
+            actor=world.admin,
+            office=world.michoacan,
+            user=world.admin,
+            role=Role.OFFICE_ADMIN,
+            expires_at=NOW + dt.timedelta(days=7),
+        )
+    assert set(exc.value.message_dict) == {"expires_at"}
+    membership.refresh_from_db()
+    assert membership.expires_at is None
+    assert not _events(Action.MEMBERSHIP_GRANT)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_administrator_can_be_given_an_end_date_when_another_stays_longer(world):
+    second: Any = UserFactory()
+    until = NOW + dt.timedelta(days=7)
+    membership_grant(
+        actor=world.admin,
+        office=world.michoacan,
+        user=second,
+        role=Role.OFFICE_ADMIN,
+        expires_at=NOW + dt.timedelta(days=3),
+    )
+    # The other administrator leaves first: the office would be left without one.
+    with pytest.raises(ValidationError) as exc:
+        membership_grant(
+            actor=world.admin,
+            office=world.michoacan,
+            user=world.admin,
+            role=Role.OFFICE_ADMIN,
+            expires_at=until,
+        )
+    assert set(exc.value.message_dict) == {"expires_at"}
+    membership_grant(
+        actor=world.admin,
+        office=world.michoacan,
+        user=second,
+        role=Role.OFFICE_ADMIN,
+        expires_at=NOW + dt.timedelta(days=8),
+    )
+    membership_grant(
+        actor=world.admin, office=world.michoacan, user=world.admin, role=Role.OFFICE_ADMIN, expires_at=until
+    )
+    assert Membership.objects.get(user=world.admin, office=world.michoacan).expires_at == until
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_sole_administrator_with_an_end_date_may_still_extend_it(world):
+    membership = Membership.objects.get(user=world.admin, office=world.michoacan)
+    membership.expires_at = NOW + dt.timedelta(days=3)
+    membership.save()
+    later = NOW + dt.timedelta(days=30)
+    membership_grant(
+        actor=world.admin, office=world.michoacan, user=world.admin, role=Role.OFFICE_ADMIN, expires_at=later
+    )
+    membership.refresh_from_db()
+    assert membership.expires_at == later
+
+
 # --- membership_revoke ------------------------------------------------------------------------------
 
 

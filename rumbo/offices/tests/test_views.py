@@ -310,12 +310,45 @@ def test_grant_form_errors_sit_at_their_fields_and_nothing_is_saved(world):
     assert not AuditEvent.objects.filter(action=Action.MEMBERSHIP_GRANT).exists()
 
 
+@time_machine.travel(dt.datetime(2026, 3, 2, 18, 0, tzinfo=dt.UTC), tick=False)
+@pytest.mark.parametrize("day", ["9999-12-31", "2126-03-03"])
+def test_a_last_day_more_than_a_century_ahead_is_refused_at_its_field(world, day):
+    response = signed_in(world.admin).post(
+        reverse("offices:members", args=[world.michoacan.pk]),
+        {"user": "nadie", "role": Role.CASEWORKER, "expires_at": day},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"expires_at"}
+    assert not Membership.objects.filter(user=world.no_role).exists()
+
+
+@time_machine.travel(dt.datetime(2026, 3, 2, 18, 0, tzinfo=dt.UTC), tick=False)
+def test_a_last_day_a_century_ahead_is_accepted(world):
+    response = signed_in(world.admin).post(
+        reverse("offices:members", args=[world.michoacan.pk]),
+        {"user": "nadie", "role": Role.CASEWORKER, "expires_at": "2126-03-02"},
+    )
+    assert response.status_code == 302
+    assert Membership.objects.get(user=world.no_role).expires_at.year == 2126
+
+
 def test_granting_a_role_already_held_shows_the_service_error_at_the_role_field(world):
     response = signed_in(world.admin).post(
         reverse("offices:members", args=[world.michoacan.pk]), {"user": "lucia", "role": Role.CASEWORKER}
     )
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"role"}
+
+
+@time_machine.travel(dt.datetime(2026, 3, 2, 18, 0, tzinfo=dt.UTC), tick=False)
+def test_giving_the_last_admin_an_end_date_shows_the_error_at_that_field(world):
+    response = signed_in(world.admin).post(
+        reverse("offices:members", args=[world.michoacan.pk]),
+        {"user": "admin-mich", "role": Role.OFFICE_ADMIN, "expires_at": "2026-03-10"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"expires_at"}
+    assert Membership.objects.get(user=world.admin).expires_at is None
 
 
 def test_revoking_the_last_admin_shows_an_error_and_keeps_the_role(world):
