@@ -162,6 +162,9 @@ class Campaign(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The preview that was confirmed (its token): confirming the same preview again finds this campaign
+    # instead of creating (and sending) a second one.
+    idempotency_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = OfficeScopedManager()
 
@@ -169,6 +172,13 @@ class Campaign(models.Model):
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="messaging_campaign_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -181,6 +191,22 @@ class MessageStatus(models.TextChoices):
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
     EXPIRED = "expired", _("Expired")
+
+
+class FailureReason(models.TextChoices):
+    """Why a message failed, as its ``last_error`` starts: a stable code (the English text the services and
+    adapters write, also in rows stored already) and the label officers see. The rest of the error, and any
+    error not listed here, is the gateway's own text: shown as a technical detail, never translated."""
+
+    OPTED_OUT = "opted out by reply", _("The person replied with a stop word")
+    CONSENT_WITHDRAWN = "messages consent withdrawn", _("The person withdrew consent to messages")
+    TOO_MANY_ATTEMPTS = "too many attempts", _("Too many failed attempts")
+    DELIVERY_FAILED = "delivery failed", _("The gateway reported that it could not deliver the message")
+    NOT_A_PHONE = "not a phone number", _("The address is not a phone number")
+    EMPTY_TEXT = "empty text", _("The message has no text")
+    TEXT_TOO_LONG = "text longer than", _("The text is too long for this channel")
+    KANNEL_REFUSED = "Kannel refused the message", _("The SMS gateway refused the message")
+    SMTP_REFUSED = "SMTP message refused", _("The email server refused the message")
 
 
 class Message(models.Model):
@@ -226,6 +252,18 @@ class Message(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="messages",
+        db_index=False,
+        db_constraint=False,
+    )
+    # A single message's template (``queue_message``): a repeated idempotency key must name the same one.
+    # Campaign messages leave it empty (their campaign says which).
+    template = models.ForeignKey(
+        Template,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         db_index=False,
         db_constraint=False,
     )
@@ -295,6 +333,23 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} → {self.to} [{self.status}]"
+
+    def _failure(self) -> tuple[str, str]:
+        error = self.last_error.strip()
+        for reason in FailureReason:
+            if error.startswith(reason.value):
+                return str(reason.label), error[len(reason.value) :].lstrip(" :")
+        return str(_("Sending failed")), error
+
+    @property
+    def failure_label(self) -> str:
+        """Why the message failed, translated (see :class:`FailureReason`)."""
+        return self._failure()[0]
+
+    @property
+    def failure_detail(self) -> str:
+        """The gateway's own words about the failure, if any: a technical detail, untranslated."""
+        return self._failure()[1]
 
 
 class InboundKind(models.TextChoices):
@@ -411,7 +466,8 @@ class InboundPending(models.Model):
     row and answers at once; a worker applies the stored events in batches (``services.inbound.
     ingest_pending``: matched, stored as ``Inbound`` and the row deleted, in one transaction), so a burst of
     replies costs the web tier one insert each. No foreign key is checked by the database: the row lives
-    seconds, and its channel is read again when it is applied.
+    seconds, and its channel is read again when it is applied. A call that cannot be applied stays, with
+    ``failed_at`` and ``error`` set, and is skipped by later drains.
     """
 
     channel = models.ForeignKey(
@@ -419,6 +475,10 @@ class InboundPending(models.Model):
     )
     events = models.JSONField(_("events"))
     received_at = models.DateTimeField(_("received"))
+    # Set when applying the call failed (a value the database refused …): the call is kept for inspection,
+    # out of the way of the others, instead of failing every drain.
+    failed_at = models.DateTimeField(_("failed"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
 
     class Meta:
         verbose_name = _("inbound call waiting")

@@ -205,6 +205,13 @@ class CampaignSummary:
         return self.counts.get(MessageStatus.SENT, 0) + self.counts.get(MessageStatus.DELIVERED, 0)
 
 
+def campaign_by_key(*, office: Office, key: str) -> Campaign | None:
+    """The office's campaign created by confirming the preview whose token is ``key``, if there is one."""
+    if not key:
+        return None
+    return Campaign.objects.filter(office=office, idempotency_key=key).first()
+
+
 def campaign_summary(*, campaign: Campaign) -> CampaignSummary:
     """Counts of one campaign (all steps)."""
     summary = CampaignSummary(campaign=campaign)

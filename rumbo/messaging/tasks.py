@@ -138,7 +138,11 @@ def stalled_channels(*, grace_seconds: int | None = None) -> list[int]:
 def sweep(*, grace_seconds: int | None = None) -> dict[str, Any]:
     """Expire what is past its expiry and enqueue a drain for every stalled channel (see the module doc)."""
     expired = expire_due()
-    ingested = ingest_pending()  # webhook calls whose drain was lost
+    try:
+        ingested = ingest_pending()  # webhook calls whose drain was lost
+    except Exception:  # logged: the recovery of stalled channels below must run whatever happened here
+        logger.exception("messaging sweep: applying the stored webhook calls failed")
+        ingested = 0
     channels = stalled_channels(grace_seconds=grace_seconds)
     for channel_id in channels:
         send_due.enqueue(channel_id=channel_id)

@@ -86,14 +86,18 @@ def hook(request: HttpRequest, token: str, kind: str, rest: str = "") -> HttpRes
     channel = _channel(token, kind)
     try:
         adapter = channel_adapter(channel)
+    except CredentialsError:
+        logger.error("channel %s: credentials cannot be decrypted; webhook refused", channel.pk)
+        return HttpResponse(status=503)
+    except (TypeError, ValueError):  # settings saved before they were checked (a timeout of "ten")
+        logger.exception("channel %s: its settings cannot be used; webhook refused", channel.pk)
+        return HttpResponse(status=503)
+    try:
         if channel.kind == ChannelKind.WHATSAPP and request.method == "GET" and "hub.mode" in request.GET:
             return _verify_subscription(request, channel, adapter)
         events = adapter.parse_webhook(request)
     except WebhookRejected:
         return HttpResponse(status=403)
-    except CredentialsError:
-        logger.error("channel %s: credentials cannot be decrypted; webhook refused", channel.pk)
-        return HttpResponse(status=503)
     if getattr(settings, "RUMBO_MESSAGING_DEFERRED_INGEST", False):
         # Store the call (one insert) and answer; a worker applies it within about a second.
         store_pending(channel=channel, events=events)

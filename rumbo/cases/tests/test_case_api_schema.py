@@ -16,7 +16,6 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -25,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from rumbo.accounts.testing import api_token_key
 from rumbo.cases.services import case_transfer_decide, case_transfer_request
 from rumbo.cases.tests.casework_utils import make_family, open_case
 from rumbo.people.tests.utils import make_person
@@ -72,8 +72,8 @@ def records(world: Any, in_process_requests: None) -> dict[str, Any]:
     )
     case_transfer_decide(actor=world.jalisco_caseworker, transfer=transfer, accept=True)
     return {
-        "caseworker": Token.objects.create(user=world.caseworker).key,
-        "admin": Token.objects.create(user=world.admin).key,
+        "caseworker": api_token_key(world.caseworker),
+        "admin": api_token_key(world.admin),
         "ids": {
             "/api/v1/cases/": [case.pk, jalisco_case.pk, moved.pk],
             "/api/v1/persons/": [family.parent.pk, family.children[0].pk, pedro.pk],

@@ -10,7 +10,9 @@ from django.utils.functional import Promise
 
 @dataclass(frozen=True)
 class ConfigField:
-    """One setting of a channel kind. ``secret`` values are never shown back in full (passwords, tokens)."""
+    """One setting of a channel kind. ``secret`` values are never shown back in full (passwords, tokens).
+    ``number`` (``int`` or ``float``): the adapter reads the setting as a number from ``minimum`` to
+    ``maximum``, checked when the channel is saved."""
 
     name: str
     label: str | Promise
@@ -18,6 +20,9 @@ class ConfigField:
     secret: bool = False
     default: str = ""
     help_text: str | Promise = ""
+    number: type[int] | type[float] | None = None
+    minimum: float = 0
+    maximum: float = 0
 
 
 def config_str(config: Mapping[str, str], name: str, default: str = "") -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "SendResult",
     "WebhookRejected",
     "close_adapter",
+    "message_id_from",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,17 @@ the message; nothing was written and ``last_piece`` was not called."""
 
 class WebhookRejected(Exception):
     """The webhook call is not authentic (bad signature or token); the view answers 403."""
+
+
+def message_id_from(value: str) -> int | None:
+    """The outbox id a gateway echoes back in a callback, or None when ``value`` is not one.
+
+    ASCII digits only (``"²".isdigit()`` is true and ``int("²")`` fails) and a value the database's 64-bit ids
+    can hold: a bigger number passes a digit check and then breaks every query it is used in."""
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
 
 
 class Adapter(Protocol):

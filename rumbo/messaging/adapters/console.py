@@ -29,6 +29,7 @@ from rumbo.messaging.adapters.base import (
     OutboundMessage,
     ReceiptStatus,
     SendResult,
+    message_id_from,
 )
 from rumbo.messaging.models import ChannelKind
 
@@ -98,8 +99,8 @@ class ConsoleAdapter:
         else:
             data = {k: str(v) for k, v in (request.POST or request.GET).items()}
         status = _RECEIPTS.get(data.get("status", ""))
-        if status is not None and data.get("id", "").isdigit():
-            message_id = int(data["id"])
+        message_id = message_id_from(data.get("id", ""))
+        if status is not None and message_id is not None:
             return [
                 InboundEvent(
                     kind=InboundKind.RECEIPT,

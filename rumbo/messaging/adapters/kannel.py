@@ -47,6 +47,7 @@ from rumbo.messaging.adapters.base import (
     ReceiptStatus,
     SendResult,
     WebhookRejected,
+    message_id_from,
 )
 from rumbo.messaging.models import ChannelKind
 
@@ -114,7 +115,7 @@ class KannelAdapter:
             _("Rumbo webhook URL (as Kannel reaches it)"),
             help_text=_("Delivery reports are requested only when this is set."),
         ),
-        ConfigField("dlr_mask", _("delivery report mask"), default="31"),
+        ConfigField("dlr_mask", _("delivery report mask"), default="31", number=int, minimum=0, maximum=255),
         ConfigField("smsc", _("SMSC id (optional routing)")),
         ConfigField(
             "webhook_secret",
@@ -122,8 +123,10 @@ class KannelAdapter:
             secret=True,
             help_text=_("When set, Kannel's callbacks must carry it as the 'secret' parameter."),
         ),
-        ConfigField("timeout", _("timeout (seconds)"), default="10"),
-        ConfigField("connections", _("parallel connections"), default="8"),
+        ConfigField("timeout", _("timeout (seconds)"), default="10", number=float, minimum=0.1, maximum=600),
+        ConfigField(
+            "connections", _("parallel connections"), default="8", number=int, minimum=1, maximum=100
+        ),
     )
 
     def __init__(self, config: Mapping[str, str], sender: str) -> None:
@@ -224,7 +227,7 @@ class KannelAdapter:
         except ValueError:
             return []
         status = _DLR_STATUS.get(dlr_type)
-        message_id = int(fields["id"]) if fields.get("id", "").isdigit() else None
+        message_id = message_id_from(fields.get("id", ""))
         if status is None or message_id is None:
             return []
         return [

@@ -117,12 +117,12 @@ class SmtpAdapter:
     kind: ClassVar[ChannelKind] = ChannelKind.EMAIL
     config_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("host", _("SMTP server"), required=True),
-        ConfigField("port", _("port"), default="587"),
+        ConfigField("port", _("port"), default="587", number=int, minimum=1, maximum=65535),
         ConfigField("username", _("user name")),
         ConfigField("password", _("password"), secret=True),
         ConfigField("use_tls", _("STARTTLS (yes/no)"), default="yes"),
         ConfigField("use_ssl", _("implicit TLS (yes/no)"), default="no"),
-        ConfigField("timeout", _("timeout (seconds)"), default="20"),
+        ConfigField("timeout", _("timeout (seconds)"), default="20", number=float, minimum=0.1, maximum=600),
         ConfigField("ca_file", _("CA certificate file (optional)")),
     )
 

@@ -49,6 +49,7 @@ from rumbo.messaging.adapters.base import (
     ReceiptStatus,
     SendResult,
     WebhookRejected,
+    message_id_from,
 )
 from rumbo.messaging.models import ChannelKind
 
@@ -131,8 +132,10 @@ class WhatsAppAdapter:
             help_text=_("An approved template whose body is the single variable {{1}}."),
         ),
         ConfigField("template_language", _("template language code (optional)")),
-        ConfigField("timeout", _("timeout (seconds)"), default="15"),
-        ConfigField("connections", _("parallel connections"), default="4"),
+        ConfigField("timeout", _("timeout (seconds)"), default="15", number=float, minimum=0.1, maximum=600),
+        ConfigField(
+            "connections", _("parallel connections"), default="4", number=int, minimum=1, maximum=100
+        ),
     )
 
     def __init__(self, config: Mapping[str, str], sender: str) -> None:
@@ -353,8 +356,8 @@ def _receipt(item: Mapping[str, Any]) -> InboundEvent | None:
         return None
     opaque = str(item.get("biz_opaque_callback_data", ""))
     message_id = None
-    if opaque.startswith(CALLBACK_PREFIX) and opaque[len(CALLBACK_PREFIX) :].isdigit():
-        message_id = int(opaque[len(CALLBACK_PREFIX) :])
+    if opaque.startswith(CALLBACK_PREFIX):
+        message_id = message_id_from(opaque[len(CALLBACK_PREFIX) :])
     errors = item.get("errors") or []
     error = "; ".join(
         f"{e.get('code', '')} {e.get('title', '')}".strip()

@@ -22,6 +22,7 @@ from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record, diff, snapshot
 from rumbo.lib.validation import FieldErrors
 from rumbo.messaging.adapters import config_fields
+from rumbo.messaging.adapters._config import ConfigField
 from rumbo.messaging.crypto import decrypt_config, encrypt_config
 from rumbo.messaging.models import Channel, ChannelKind
 from rumbo.offices.models import Office
@@ -113,7 +114,29 @@ def _clean_config(kind: str, config: Mapping[str, Any], errors: FieldErrors) -> 
     for field in fields:
         if field.required and not cleaned.get(field.name):
             errors.add(f"config.{field.name}", _("This setting is required."))
+        elif cleaned.get(field.name) and not _in_range(field, cleaned[field.name]):
+            # Checked here: the adapter reads it as a number, and a word would break every send and callback.
+            message = (
+                _("Enter a whole number from %(minimum)s to %(maximum)s.")
+                if field.number is int
+                else _("Enter a number from %(minimum)s to %(maximum)s.")
+            )
+            errors.add(
+                f"config.{field.name}",
+                message % {"minimum": f"{field.minimum:g}", "maximum": f"{field.maximum:g}"},
+            )
     return {k: v for k, v in cleaned.items() if v}
+
+
+def _in_range(field: ConfigField, value: str) -> bool:
+    """Whether ``value`` reads as the field's number type (if it has one) and lies in its range."""
+    if field.number is None:
+        return True
+    try:
+        number = field.number(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return field.minimum <= number <= field.maximum
 
 
 def _name_taken(office: Office, name: str, exclude: int | None = None) -> bool:

@@ -19,6 +19,11 @@ row changed, sends the last piece straight after the commit (``_Committer`` keep
 - a worker killed after ``commit`` leaves the row ``sent``; nobody sends it again;
 - a worker that was merely slow and lost its lease gets ``False`` from ``commit`` and aborts the transfer.
 
+**Pick-up.** A claimed message is failed instead of sent when it is past ``RUMBO_MESSAGING_MAX_ATTEMPTS`` (an
+attempt that ended before its outcome was recorded still counts) or, unless it is an emergency, when its
+person's latest "messages" consent is a withdrawal. Settings the adapter cannot be built from count as a
+gateway outage.
+
 **Outcome.** A temporary failure (gateway down, timeout, throttled) puts the message back to ``queued`` with
 exponential backoff and jitter in ``next_attempt_at`` and the error in ``last_error``; a permanent one
 (invalid address, number that cannot receive SMS) or the last allowed attempt marks it ``failed`` and queues a
@@ -61,7 +66,7 @@ from rumbo.messaging.adapters.base import (
     close_adapter,
 )
 from rumbo.messaging.crypto import decrypt_config
-from rumbo.messaging.models import Campaign, Channel, ChannelKind, Message, MessageStatus
+from rumbo.messaging.models import Campaign, Channel, ChannelKind, FailureReason, Message, MessageStatus
 from rumbo.messaging.services._common import (
     AddressProblem,
     active_channels,
@@ -119,11 +124,13 @@ class Claimed(NamedTuple):
     language: str
     attempts: int
     expired: bool
+    person_id: int | None = None
+    emergency: bool = False
 
 
 _RETURNING = (
     'id, idempotency_key, "to", subject, body, language, attempts,'
-    " CASE WHEN expires_at IS NOT NULL AND expires_at <= %s THEN 1 ELSE 0 END"
+    " CASE WHEN expires_at IS NOT NULL AND expires_at <= %s THEN 1 ELSE 0 END, person_id, emergency"
 )
 
 
@@ -179,7 +186,8 @@ def claim(
             f"WITH due AS ({due} FOR UPDATE SKIP LOCKED) UPDATE messaging_message m SET status = 'sending',"  # noqa: S608
             " lease_owner = %s, lease_until = %s, attempts = m.attempts + 1 FROM due WHERE m.id = due.id"
             ' RETURNING m.id, m.idempotency_key, m."to", m.subject, m.body, m.language, m.attempts,'
-            " CASE WHEN m.expires_at IS NOT NULL AND m.expires_at <= %s THEN 1 ELSE 0 END"
+            " CASE WHEN m.expires_at IS NOT NULL AND m.expires_at <= %s THEN 1 ELSE 0 END, m.person_id,"
+            " m.emergency"
         )
         params = [*due_params, owner, until, db_now]
     else:
@@ -191,7 +199,7 @@ def claim(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+    claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], bool(r[9])) for r in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -448,11 +456,17 @@ def send_messages(
             expired = [c for c in claimed if c.expired]
             if expired:
                 result.expired += _mark_expired([c.id for c in expired], owner)
-            to_send = [c for c in claimed if not c.expired]
+            to_send = _drop_unsendable([c for c in claimed if not c.expired], owner, result)
             if to_send:
                 if adapter is None:
-                    adapter = channel_adapter(channel)
-                _send_paced(adapter, channel, to_send, owner, result, lease)
+                    try:
+                        adapter = channel_adapter(channel)
+                    except Exception as exc:  # settings it cannot use ("ten" seconds): a gateway outage
+                        logger.exception("channel %s: its adapter cannot be built", channel.pk)
+                        _settle(channel, to_send, [], {}, owner, result, exc)
+                        to_send = []
+                if adapter is not None and to_send:
+                    _send_paced(adapter, channel, to_send, owner, result, lease)
             if message_ids is not None or result.paused:
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -462,6 +476,55 @@ def send_messages(
             close_adapter(adapter)  # the optional close() of the contract, once per call
     result.seconds = time.monotonic() - started
     return result
+
+
+def _drop_unsendable(claimed: list[Claimed], owner: str, result: DispatchResult) -> list[Claimed]:
+    """The claimed messages that may be sent; the others are failed now, before anything is sent:
+
+    - past the allowed attempts (an attempt that ended before its outcome was recorded still counted);
+      their fallback is queued, as after a last failed attempt;
+    - non-emergency messages to persons whose latest "messages" consent is a withdrawal — recorded after
+      the message was queued (an opt-out fails the queued ones, not those a worker held then, nor a
+      withdrawal recorded at the office). The same check as queueing (``load_contacts``); emergency
+      messages keep their rules (checked when queued)."""
+    from rumbo.messaging.services.outbox import load_contacts
+
+    max_attempts = _setting("RUMBO_MESSAGING_MAX_ATTEMPTS", 6)
+    exhausted = [c.id for c in claimed if c.attempts > max_attempts]
+    persons = {c.person_id for c in claimed if c.person_id is not None and not c.emergency}
+    contacts = load_contacts(sorted(persons)) if persons else {}
+    withdrawn = [
+        c.id
+        for c in claimed
+        if c.id not in exhausted
+        and c.person_id in contacts
+        and not c.emergency
+        and contacts[c.person_id].messages_withdrawn
+    ]
+    if not exhausted and not withdrawn:
+        return claimed
+    failed = _fail_claimed(exhausted, owner, FailureReason.TOO_MANY_ATTEMPTS, keep_error=True)
+    result.failed += len(failed) + len(_fail_claimed(withdrawn, owner, FailureReason.CONSENT_WITHDRAWN))
+    if failed:
+        result.fallbacks += queue_fallbacks(failed)
+    dropped = {*exhausted, *withdrawn}
+    return [c for c in claimed if c.id not in dropped]
+
+
+def _fail_claimed(message_ids: list[int], owner: str, reason: str, *, keep_error: bool = False) -> list[int]:
+    """Mark claimed messages failed with ``reason`` (after it, the last error when ``keep_error``); fenced by
+    the lease. Returns the ids marked."""
+    if not message_ids:
+        return []
+    error = "%s || last_error" if keep_error else "%s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE messaging_message SET status = 'failed', failed_at = %s, last_error = {error},"  # noqa: S608
+            f" lease_until = NULL WHERE id IN ({_marks(message_ids)}) AND lease_owner = %s"
+            " AND status = 'sending' RETURNING id",
+            [_db_datetime(timezone.now()), f"{reason}: " if keep_error else str(reason), *message_ids, owner],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
 
 
 def _send_paced(

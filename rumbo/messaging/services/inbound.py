@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -34,9 +35,19 @@ from rumbo.audit.models import Action, AuditEvent
 from rumbo.lib import context as request_context
 from rumbo.messaging.adapters.base import InboundEvent, ReceiptStatus
 from rumbo.messaging.adapters.base import InboundKind as EventKind
-from rumbo.messaging.models import Channel, Inbound, InboundKind, InboundPending, Message, MessageStatus
+from rumbo.messaging.models import (
+    Channel,
+    FailureReason,
+    Inbound,
+    InboundKind,
+    InboundPending,
+    Message,
+    MessageStatus,
+)
 from rumbo.messaging.services.dispatch import queue_fallbacks
 from rumbo.people.models import ConsentPurpose, ConsentRecord, Person, Phone
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY = 5000
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -186,7 +197,7 @@ def _apply_receipts(
             if event.receipt_status == ReceiptStatus.DELIVERED:
                 delivered[message["id"]] = event.received_at or now
             elif event.receipt_status == ReceiptStatus.FAILED:
-                failed[message["id"]] = event.error or "delivery failed"
+                failed[message["id"]] = event.error or FailureReason.DELIVERY_FAILED
         rows.append(
             Inbound(
                 office_id=channel.office_id,
@@ -379,7 +390,7 @@ def _record_opt_outs(
     # What was queued for them and is not an emergency will not be sent.
     Message.objects.filter(
         person_id__in=[r.person_id for r in records], status=MessageStatus.QUEUED, emergency=False
-    ).update(status=MessageStatus.FAILED, failed_at=now, last_error="opted out by reply")
+    ).update(status=MessageStatus.FAILED, failed_at=now, last_error=FailureReason.OPTED_OUT)
 
 
 # --- Deferred ingest: store the call now, apply it in a batch -------------------------------------------
@@ -430,29 +441,69 @@ def store_pending(*, channel: Channel, events: Sequence[InboundEvent]) -> None:
 
 def ingest_pending(*, batch: int = 1000, limit: int | None = None) -> int:
     """Apply the stored webhook calls, oldest first, ``batch`` calls per transaction, until none is left
-    (or ``limit`` calls were applied); returns how many calls were applied.
+    (or ``limit`` calls were handled); returns how many calls were applied.
 
     Each batch is claimed, applied with :func:`record_events` (per channel) and deleted in one transaction:
     a worker that dies halfway leaves the whole batch to the next drain, and nothing is applied twice
     (the rows are gone once applied; ``record_events`` also drops a repeated gateway id). Concurrent drains
-    skip each other's rows on PostgreSQL (``SKIP LOCKED``) and run one after the other on SQLite."""
-    done = 0
-    while limit is None or done < limit:
+    skip each other's rows on PostgreSQL (``SKIP LOCKED``) and run one after the other on SQLite.
+
+    A call that cannot be applied (a value the database refuses, say) is set aside, not re-raised: it keeps
+    its row, with ``failed_at`` and ``error``, for inspection, and later drains skip it. Otherwise it would
+    roll back its whole batch on every drain, and the replies and opt-outs behind it would wait forever.
+    A failure of the database itself (connection lost, database locked) is raised: the batch waits."""
+    done = handled = 0
+    while limit is None or handled < limit:
         with scopes_disabled(), transaction.atomic():
-            rows = list(InboundPending.objects.select_for_update(skip_locked=True).order_by("id")[:batch])
+            rows = list(
+                InboundPending.objects.select_for_update(skip_locked=True)
+                .filter(failed_at__isnull=True)
+                .order_by("id")[:batch]
+            )
             if not rows:
                 break
-            by_channel: dict[int, list[InboundEvent]] = {}
+            by_channel: dict[int, list[InboundPending]] = {}
             for row in rows:
-                by_channel.setdefault(row.channel_id, []).extend(event_from_json(e) for e in row.events)
+                by_channel.setdefault(row.channel_id, []).append(row)
             channels = Channel.objects.in_bulk(list(by_channel))
-            for channel_id, events in by_channel.items():
+            failed: dict[int, str] = {}
+            for channel_id, calls in by_channel.items():
                 channel = channels.get(channel_id)
                 if channel is not None:  # a channel deleted meanwhile: its calls are dropped
-                    record_events(channel=channel, events=events)
-            InboundPending.objects.filter(pk__in=[r.pk for r in rows]).delete()
-        done += len(rows)
+                    failed.update(_apply_calls(channel, calls))
+            InboundPending.objects.filter(pk__in=[r.pk for r in rows if r.pk not in failed]).delete()
+            now = timezone.now()
+            for pk, error in failed.items():
+                InboundPending.objects.filter(pk=pk).update(failed_at=now, error=error)
+        done += len(rows) - len(failed)
+        handled += len(rows)
     return done
+
+
+def _apply_calls(channel: Channel, calls: list[InboundPending]) -> dict[int, str]:
+    """Apply stored calls of one channel: together (a handful of queries whatever their number), or, when
+    that fails, each in its own savepoint. Returns the calls that could not be applied (id → error)."""
+    if len(calls) > 1:
+        try:
+            with transaction.atomic():
+                events = [event_from_json(e) for call in calls for e in call.events]
+                record_events(channel=channel, events=events)
+            return {}
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # noqa: S110 - one of them is bad: found (and logged) one by one below
+            pass
+    failed: dict[int, str] = {}
+    for call in calls:
+        try:
+            with transaction.atomic():
+                record_events(channel=channel, events=[event_from_json(e) for e in call.events])
+        except (OperationalError, InterfaceError):
+            raise  # the database itself (gone, locked): the whole batch waits for the next drain
+        except Exception as exc:
+            logger.exception("inbound call %s (channel %s) cannot be applied; set aside", call.pk, channel.pk)
+            failed[call.pk] = f"{type(exc).__name__}: {exc}"[:2000]
+    return failed
 
 
 def pending_count() -> int:

@@ -492,7 +492,8 @@ def queue_message(
     anonymised or opted out (``person``), no active channel of ``channel_kind`` (``channel_kind``), the
     person's address for the chosen channel is unusable — an invalid email, a landline or invalid number for
     SMS — (at ``channel_kind`` when a kind was asked for, else ``person``). With ``key``, queueing again
-    returns the message already queued. Audits ``MESSAGES_QUEUE``.
+    returns the message already queued; a key already used for another person or template is an error at
+    ``key`` (a client's mistake that would otherwise send nothing, silently). Audits ``MESSAGES_QUEUE``.
     """
     require(actor, Perm.SEND_MESSAGES, office.pk)
     if person.office_id != office.pk:
@@ -535,6 +536,7 @@ def queue_message(
             defaults={
                 "office": office,
                 "person": person,
+                "template": template,
                 "channel": channel,
                 "to": to,
                 "language": language,
@@ -545,6 +547,11 @@ def queue_message(
                 "expires_at": now + expires_in if expires_in else None,
             },
         )
+        if not created and (
+            message.person_id != person.pk
+            or (message.template_id is not None and message.template_id != template.pk)
+        ):
+            raise ValidationError({"key": [_("This key was already used for another person or template.")]})
         if created:
             audit_record(
                 actor=actor,

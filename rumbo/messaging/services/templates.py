@@ -31,9 +31,11 @@ def save_template(
     emergency: bool = False,
     fallback_language: str = "spa",
     texts: Mapping[str, tuple[str, str]],
+    create: bool = False,
 ) -> Template:
     """Create or replace the template ``key`` of ``office`` with ``texts`` (ISO 639-3 language → (subject,
-    body)); languages not in ``texts`` are removed. Needs ``MANAGE_CHANNELS``.
+    body)); languages not in ``texts`` are removed. Needs ``MANAGE_CHANNELS``. With ``create`` (a new
+    template), a key the office already uses is an error at ``key``, never a replacement.
 
     Every subject and body is checked with :func:`rendering.check_text` (unknown variable, bad braces), the
     error at ``texts.<language>.subject`` / ``texts.<language>.body``; the fallback language must be one of
@@ -76,6 +78,8 @@ def save_template(
             key=key,
             defaults={"name": name, "emergency": bool(emergency), "fallback_language": fallback},
         )
+        if not created and create:
+            raise ValidationError({"key": [_("A template with this key already exists.")]})
         if not created:
             template.name = name
             template.emergency = bool(emergency)

@@ -79,3 +79,10 @@ def test_replies_and_receipts_can_be_simulated() -> None:
         ReceiptStatus.DELIVERED,
     )
     assert adapter.parse_webhook(RequestFactory().post("/h/", {})) == []
+
+
+def test_a_receipt_whose_id_is_no_outbox_id_is_not_a_receipt() -> None:
+    adapter = adapter_for("console", {"path": "/dev/null"}, "dev")
+    for value in ("²", "99999999999999999999999", "0"):
+        request = RequestFactory().post("/h/", {"id": value, "status": "delivered"})
+        assert adapter.parse_webhook(request) == []

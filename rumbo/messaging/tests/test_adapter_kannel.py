@@ -307,6 +307,14 @@ def test_without_type_the_path_tells_a_report_from_a_reply() -> None:
     assert event.sender == "+52155"
 
 
+@pytest.mark.parametrize("value", ["%C2%B2", "%D9%A3", "99999999999999999999999", "9223372036854775808", "0"])
+def test_a_report_whose_id_is_no_outbox_id_is_ignored(value: str) -> None:
+    adapter = _adapter({"url": "http://kannel:13013"})
+    assert _parse(adapter, f"type=dlr&id={value}&status=1") == []
+    [event] = _parse(adapter, "type=dlr&id=9223372036854775807&status=1")  # the largest id there can be
+    assert event.message_id == 2**63 - 1
+
+
 def test_a_shared_secret_is_required_when_configured() -> None:
     adapter = _adapter(
         {"url": "http://kannel:13013", "webhook_secret": "s3cret", "webhook_url": "https://r/h/"}

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from rumbo.accounts.testing import api_token_key
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.lib.testing.factories import member
 from rumbo.messaging.adapters.base import InboundEvent, InboundKind
@@ -29,8 +29,7 @@ def api(user: Any = None) -> Client:
     """A client authenticated with the user's API token (no session, no second factor)."""
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
-        client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_key(user)}"
     return client
 
 
@@ -208,6 +207,21 @@ def test_queue_a_message_idempotent_with_a_key(world, setup):
     again = client.post(f"{BASE}/messages/", body, content_type="application/json")
     assert again.status_code == 200 and again.json()["id"] == message["id"]
     assert Message.objects.filter(campaign__isnull=True).count() == 1
+
+
+def test_a_key_reused_for_another_person_or_template_is_an_error_at_the_key(world, setup):
+    client = api(world.caseworker)
+    body = {"person": setup["person"].pk, "template": setup["template"].pk, "key": "alerta-1"}
+    assert client.post(f"{BASE}/messages/", body, content_type="application/json").status_code == 201
+    other = make_person(world.caseworker, world.michoacan, email="ana@example.org")
+    second = template(world, key="otro")
+    for changed in ({"person": other.pk}, {"template": second.pk}):
+        response = client.post(f"{BASE}/messages/", {**body, **changed}, content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["fields"]["key"] == [
+            "This key was already used for another person or template."
+        ]
+    assert Message.objects.get(campaign__isnull=True).to == "jose@example.org"
 
 
 def test_queue_errors_are_at_the_field_and_nothing_is_queued(world, setup):

@@ -56,6 +56,35 @@ def test_channel_errors_are_at_the_fields(world, gateway):
     assert set(errors) >= {"name", "sender", "rate_per_second", "priority", "config.path", "config.bogus"}
 
 
+def test_number_settings_must_be_numbers_in_range(world):
+    config = {"url": "http://kannel:13013", "username": "u", "password": "p"}
+    bad = {"timeout": "ten", "connections": "0", "dlr_mask": "1.5"}
+    with pytest.raises(ValidationError) as caught:
+        create_channel(
+            actor=world.admin,
+            office=world.michoacan,
+            kind="sms",
+            name="Kannel",
+            sender="31313",
+            config={**config, **bad},
+        )
+    errors = caught.value.message_dict
+    assert set(errors) == {"config.timeout", "config.connections", "config.dlr_mask"}
+    assert errors["config.timeout"] == ["Enter a number from 0.1 to 600."]
+    assert errors["config.connections"] == ["Enter a whole number from 1 to 100."]
+    channel = create_channel(
+        actor=world.admin,
+        office=world.michoacan,
+        kind="sms",
+        name="Kannel",
+        sender="31313",
+        config={**config, "timeout": "2.5", "connections": "4", "dlr_mask": "0"},
+    )
+    with pytest.raises(ValidationError) as caught:
+        update_channel(actor=world.admin, channel=channel, config={"timeout": "-1"})
+    assert set(caught.value.message_dict) == {"config.timeout"}
+
+
 def test_email_sender_must_be_an_address_and_names_are_unique(world, gateway):
     make_channel(world.admin, world.michoacan, "email", name="Correo")
     with pytest.raises(ValidationError) as caught:

@@ -11,8 +11,17 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
-from rumbo.messaging.models import Campaign, Message
-from rumbo.messaging.services import pause_channel, queue_campaign, resume_channel, send_messages
+from rumbo.messaging.adapters.base import InboundEvent, InboundKind
+from rumbo.messaging.crypto import encrypt_config
+from rumbo.messaging.models import Campaign, Channel, Message
+from rumbo.messaging.services import (
+    create_channel,
+    pause_channel,
+    queue_campaign,
+    record_events,
+    resume_channel,
+    send_messages,
+)
 from rumbo.messaging.services.dispatch import claim, new_owner
 from rumbo.messaging.tests import test_engine_support as support
 from rumbo.messaging.tests.test_engine_support import (
@@ -22,6 +31,8 @@ from rumbo.messaging.tests.test_engine_support import (
     statuses,
     tasks_enqueued,
 )
+from rumbo.people.models import ConsentPurpose, ConsentRecord
+from rumbo.people.services.consent import consent_record
 
 gateway = support.gateway  # the fixture
 
@@ -102,6 +113,93 @@ def test_temporary_failures_stop_after_max_attempts_then_fall_back(office, gatew
     with time_machine.travel(now + timedelta(minutes=3)):
         send_messages(channel_id=email.pk)
     assert statuses(channel=email) == {"sent": 1}
+
+
+@override_settings(RUMBO_MESSAGING_MAX_ATTEMPTS=3)
+def test_a_message_out_of_attempts_is_failed_at_pick_up_and_falls_back(office, gateway):
+    world, sms, email, campaign = office
+    person = make_person(world.caseworker, world.michoacan, email="ana@example.com")
+    queue(world, campaign, [person])
+    # Its three attempts ended before their outcome was recorded (e.g. the adapter could not be built).
+    Message.objects.update(attempts=3, last_error="ValueError: could not convert string to float: 'ten'")
+    result = send_messages(channel_id=sms.pk)
+    assert (result.sent, result.failed, result.fallbacks) == (0, 1, 1) and not gateway.accepted
+    original = Message.objects.get(channel=sms)
+    assert (original.status, original.attempts) == ("failed", 4)
+    assert original.failure_label == "Too many failed attempts" and "'ten'" in original.failure_detail
+    assert Message.objects.get(channel=email).fallback_of == original
+
+
+def test_an_opt_out_stops_a_message_a_dead_worker_held_but_not_an_emergency(office, gateway):
+    world, sms, _email, campaign = office
+    ana = make_person(world.caseworker, world.michoacan)
+    queue(world, campaign, [ana])
+    alert = make_template(world.admin, world.michoacan, key="sismo", emergency=True)
+    quake = Campaign.objects.create(office=world.michoacan, name="Sismo", template=alert, emergency=True)
+    queue(world, quake, [ana])
+    claim(channel_id=sms.pk, owner=new_owner(), limit=10, lease_seconds=30)  # then the worker "dies"
+    reply = InboundEvent(kind=InboundKind.REPLY, sender=ana.phones.get().e164, body="BAJA")
+    assert record_events(channel=sms, events=[reply]).opt_outs == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        result = send_messages(channel_id=sms.pk)
+    assert (result.claimed, result.sent, result.failed) == (2, 1, 1)
+    assert gateway.keys() == [Message.objects.get(campaign=quake).idempotency_key]
+    held = Message.objects.get(campaign=campaign)
+    assert held.status == "failed" and held.failure_label == "The person withdrew consent to messages"
+
+
+def test_a_withdrawal_recorded_after_queueing_stops_the_queued_message(office, gateway):
+    world, sms, _email, campaign = office
+    ana = make_person(world.caseworker, world.michoacan)
+    queue(world, campaign, [ana])
+    consent_record(
+        actor=world.caseworker,
+        person=ana,
+        purpose=ConsentPurpose.MESSAGES,
+        status=ConsentRecord.Status.WITHDRAWN,
+        method=ConsentRecord.Method.VERBAL,
+        text="¿Quiere recibir mensajes de la oficina?",
+        text_version="v1",
+    )
+    assert send_messages(channel_id=sms.pk).sent == 0 and not gateway.accepted
+    assert statuses() == {"failed": 1}
+
+
+@override_settings(RUMBO_MESSAGING_MAX_ATTEMPTS=2)
+def test_settings_that_break_the_adapter_are_a_gateway_outage_retried_then_failed_over(world):
+    """No fake gateway: the real Kannel adapter, built from settings saved before they were checked."""
+    sms = create_channel(
+        actor=world.admin,
+        office=world.michoacan,
+        kind="sms",
+        name="Kannel",
+        sender="31313",
+        config={"url": "http://127.0.0.1:9", "username": "u", "password": "p"},
+    )
+    email = create_channel(
+        actor=world.admin,
+        office=world.michoacan,
+        kind="email",
+        name="Correo",
+        sender="avisos@ofam.example",
+        config={"host": "127.0.0.1", "port": "9"},
+        priority=20,
+    )
+    broken = {"url": "http://127.0.0.1:9", "username": "u", "password": "p", "timeout": "ten"}
+    Channel.objects.filter(pk=sms.pk).update(config_encrypted=encrypt_config(broken))
+    campaign = Campaign.objects.create(
+        office=world.michoacan, name="Aviso", template=make_template(world.admin, world.michoacan)
+    )
+    queue(world, campaign, [make_person(world.caseworker, world.michoacan, email="ana@example.com")])
+    result = send_messages(channel_id=sms.pk)
+    message = Message.objects.get(channel=sms)
+    assert (result.retried, message.status, message.attempts) == (1, "queued", 1)
+    assert "ValueError" in message.last_error
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        result = send_messages(channel_id=sms.pk)
+    message.refresh_from_db()
+    assert (result.failed, result.fallbacks, message.status, message.attempts) == (1, 1, "failed", 2)
+    assert Message.objects.get(channel=email).fallback_of == message
 
 
 def test_permanent_failure_fails_at_once_and_without_another_channel_stays_failed(office, gateway):

@@ -176,6 +176,48 @@ def test_webhook_authenticates_and_records(sent, gateway):
     assert Inbound.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "message_id", ["%C2%B2", "99999999999999999999999", "1" * 5000], ids=["²", "huge", "long"]
+)
+@pytest.mark.parametrize("deferred", [False, True])
+def test_a_kannel_report_with_an_impossible_id_is_ignored(world, settings, deferred, message_id):
+    """A superscript digit passes ``isdigit()`` and breaks ``int()``; a huge number breaks the database."""
+    settings.RUMBO_MESSAGING_DEFERRED_INGEST = deferred
+    from rumbo.messaging.services import create_channel
+    from rumbo.messaging.services.inbound import ingest_pending
+
+    kannel = create_channel(
+        actor=world.admin,
+        office=world.michoacan,
+        kind="sms",
+        name="Kannel",
+        sender="31313",
+        config={"url": "http://127.0.0.1:9", "username": "u", "password": "p"},
+    )
+    url = f"/hooks/messaging/{kannel.webhook_token}/kannel/?type=dlr&id={message_id}&status=1"
+    response = Client().get(url)
+    assert (response.status_code, response.content) == (200, b"")
+    assert ingest_pending() == 0 and not Inbound.objects.exists()
+
+
+def test_a_webhook_of_a_channel_whose_settings_are_unusable_is_refused_for_now(world):
+    from rumbo.messaging.crypto import encrypt_config
+    from rumbo.messaging.models import Channel
+    from rumbo.messaging.services import create_channel
+
+    config = {"url": "http://127.0.0.1:9", "username": "u", "password": "p"}
+    kannel = create_channel(
+        actor=world.admin, office=world.michoacan, kind="sms", name="Kannel", sender="31313", config=config
+    )
+    # Saved before the settings were checked: a timeout the adapter cannot read.
+    Channel.objects.filter(pk=kannel.pk).update(config_encrypted=encrypt_config({**config, "timeout": "ten"}))
+    response = Client().get(
+        f"/hooks/messaging/{kannel.webhook_token}/kannel/?type=mo&from=%2B5214431234567&text=hola"
+    )
+    assert response.status_code == 503  # Kannel calls again later (http-request-retry)
+    assert not Inbound.objects.exists()
+
+
 def test_whatsapp_subscription_check(world, gateway):
     channel = make_channel(world.admin, world.michoacan, "whatsapp", config={"path": "/x", "token": "t"})
     from rumbo.messaging.crypto import encrypt_config

@@ -10,6 +10,7 @@ import sys
 from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from rumbo.messaging import tasks as messaging_tasks
@@ -86,12 +87,48 @@ def test_a_failing_batch_is_rolled_back_whole_and_applied_by_the_next_drain(sent
     _world, sms, _email, ana, beto, *_ = sent
     _call(sms, [{"kind": "reply", "sender": ana.phones.get().e164, "body": "uno"}])
     _call(sms, [{"kind": "reply", "sender": beto.phones.get().e164, "body": "dos"}])
-    failing = mock.patch.object(inbound_services, "record_events", side_effect=RuntimeError("database gone"))
-    with failing, pytest.raises(RuntimeError):
+    gone = OperationalError("database gone")
+    failing = mock.patch.object(inbound_services, "record_events", side_effect=gone)
+    with failing, pytest.raises(OperationalError):
         ingest_pending()
     assert InboundPending.objects.count() == 2 and not Inbound.objects.exists()
     assert ingest_pending() == 2
     assert sorted(Inbound.objects.values_list("body", flat=True)) == ["dos", "uno"]
+
+
+def test_a_call_that_cannot_be_applied_is_set_aside_and_the_others_are_applied(sent, deferred):  # noqa: F811
+    _world, sms, _email, ana, beto, *_ = sent
+    _call(sms, [{"kind": "reply", "sender": ana.phones.get().e164, "body": "antes"}])
+    # Stored before the adapters checked ids: a receipt whose id no database integer can hold.
+    big = InboundEvent(kind=InboundKind.RECEIPT, message_id=10**22, receipt_status=ReceiptStatus.DELIVERED)
+    inbound_services.store_pending(channel=sms, events=[big])
+    _call(sms, [{"kind": "reply", "sender": beto.phones.get().e164, "body": "después"}])
+    assert ingest_pending() == 2
+    assert sorted(Inbound.objects.values_list("body", flat=True)) == ["antes", "después"]
+    poisoned = InboundPending.objects.get()  # kept for inspection, out of the way of later drains
+    assert poisoned.failed_at is not None and poisoned.error
+    assert poisoned.events[0]["message_id"] == 10**22
+    _call(sms, [{"kind": "reply", "sender": ana.phones.get().e164, "body": "BAJA"}])
+    assert ingest_pending() == 1
+    assert Inbound.objects.filter(opt_out=True).count() == 1
+
+
+def test_the_sweep_recovers_stalled_channels_even_when_applying_calls_fails(sent, deferred):  # noqa: F811
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from rumbo.messaging.services import queue_campaign
+    from rumbo.messaging.services.dispatch import claim, new_owner
+
+    world, sms, _email, ana, _beto, first, _second = sent
+    queue_campaign(actor=world.caseworker, campaign=first, person_ids=[ana.pk], step=1)
+    claim(channel_id=sms.pk, owner=new_owner(), limit=10, lease_seconds=30)  # then the worker "dies"
+    failing = mock.patch.object(messaging_tasks, "ingest_pending", side_effect=RuntimeError("bad call"))
+    with failing, time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        outcome = messaging_tasks.sweep()
+    assert outcome["drains"] == [sms.pk] and outcome["ingested"] == 0
 
 
 def test_the_sweep_applies_what_a_lost_drain_left(sent, deferred):  # noqa: F811

@@ -467,6 +467,20 @@ def test_template_saved_with_texts_and_audited(world):
     assert "Alerta" in listing and "Spanish" in listing and "English" in listing
 
 
+def test_new_template_with_a_key_in_use_is_an_error_at_the_key_and_changes_nothing(world, setup):
+    tpl = setup["template"]
+    client = ui_client(world, world.admin)
+    response = client.post(reverse("messaging:template_create"), _template_post(key=tpl.key, name="Otra"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["key"] == ["A template with this key already exists."]
+    tpl.refresh_from_db()
+    assert tpl.name == "Aviso" and "greetings from" in tpl.texts.get(language="eng").body
+    response = client.post(reverse("messaging:template_edit", args=[tpl.pk]), _template_post(name="Aviso 2"))
+    assert response.status_code == 302  # editing it keeps working
+    tpl.refresh_from_db()
+    assert tpl.name == "Aviso 2"
+
+
 def test_template_add_language_keeps_what_was_typed_then_saves_it(world):
     client = ui_client(world, world.admin)
     response = client.post(
@@ -616,6 +630,39 @@ def test_campaign_preview_then_confirm_queues(world, setup):
     assert AuditEvent.objects.filter(action=CAMPAIGN_CREATE, object_id=str(campaign.pk)).exists()
 
 
+def test_campaign_confirmed_twice_is_created_and_sent_once(world, setup):
+    tpl = setup["template"]
+    client = ui_client(world, world.caseworker)
+    token = client.post(reverse("messaging:campaign_create"), _campaign_post(tpl)).context["preview_token"]
+    confirm = _campaign_post(tpl, action="confirm", preview_token=token)
+    first = client.post(reverse("messaging:campaign_create"), confirm)
+    second = client.post(reverse("messaging:campaign_create"), confirm)  # a double click, the back button
+    campaign = Campaign.objects.exclude(pk=setup["campaign"].pk).get()
+    assert first["Location"] == second["Location"] == reverse("messaging:campaign_detail", args=[campaign.pk])
+    assert Message.objects.count() == 1
+    # A new preview of the same selection can be confirmed on purpose: a second campaign.
+    again = client.post(reverse("messaging:campaign_create"), _campaign_post(tpl)).context["preview_token"]
+    assert again != token
+    client.post(
+        reverse("messaging:campaign_create"), _campaign_post(tpl, action="confirm", preview_token=again)
+    )
+    assert Campaign.objects.exclude(pk=setup["campaign"].pk).count() == 2
+
+
+def test_campaign_preview_of_one_persons_message_is_audited(world, setup):
+    person = setup["person"]
+    client = ui_client(world, world.caseworker)
+    page = client.post(reverse("messaging:campaign_create"), _campaign_post(setup["template"]))
+    assert "jose@example.org" in page.content.decode()
+    event = AuditEvent.objects.get(action=Action.MESSAGES_VIEW)
+    assert (event.actor, event.office, event.object_type, event.object_id) == (
+        world.caseworker,
+        world.michoacan,
+        "people.person",
+        str(person.pk),
+    )
+
+
 def test_campaign_confirm_with_a_template_broken_since_the_preview_saves_nothing(world, setup):
     tpl = setup["template"]
     client = ui_client(world, world.caseworker)
@@ -719,6 +766,29 @@ def test_person_panel_lists_messages_and_replies_and_is_audited(world, setup):
     full = client.get(reverse("messaging:person", args=[person.pk])).content.decode()
     assert "<html" in full and "Back to the person" in full
     assert AuditEvent.objects.filter(action=Action.MESSAGES_VIEW, object_id=str(person.pk)).count() == 2
+
+
+def test_person_panel_shows_a_translatable_reason_and_the_gateways_words_as_detail(world, setup):
+    person = setup["person"]
+    tpl = setup["template"]
+    opted = queue_message(
+        actor=world.caseworker, office=world.michoacan, person=person, template=tpl, key="a"
+    )
+    refused = queue_message(
+        actor=world.caseworker, office=world.michoacan, person=person, template=tpl, key="b"
+    )
+    now = timezone.now()
+    Message.objects.filter(pk=opted.pk).update(
+        status="failed", failed_at=now, last_error="opted out by reply"
+    )
+    Message.objects.filter(pk=refused.pk).update(
+        status="failed", failed_at=now, last_error="Kannel refused the message: 403 Authorization failed"
+    )
+    client = ui_client(world, world.caseworker)
+    panel = client.get(reverse("messaging:person", args=[person.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "The person replied with a stop word" in panel and "opted out by reply" not in panel
+    assert "The SMS gateway refused the message" in panel
+    assert "Technical detail: <code>403 Authorization failed</code>" in panel  # the gateway's own words
 
 
 def test_preferred_channel_is_recorded_from_the_panel(world, setup):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -76,18 +77,30 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         expires_in = timedelta(hours=data["expires_in_hours"]) if data.get("expires_in_hours") else None
         # Unsaved: the preview (a dry run) needs the campaign's office and template, not a row.
         draft = Campaign(office=office, name=data["name"], template=template, emergency=template.emergency)
-        token = _preview_token(data, template, person_ids)
-        confirmed = request.POST.get("action") == "confirm" and request.POST.get("preview_token") == token
-        if request.POST.get("action") == "confirm" and not confirmed:
+        posted = request.POST.get("preview_token", "")
+        confirming = request.POST.get("action") == "confirm"
+        # The random part of the token: drawn for each preview, kept when that preview is confirmed.
+        nonce = posted.partition(".")[0][:16] if confirming and "." in posted else secrets.token_hex(8)
+        token = _preview_token(data, template, person_ids, nonce)
+        confirmed = confirming and posted == token
+        if confirming and not confirmed:
             messages.warning(
                 request, _("The selection changed since the preview: check it again, then confirm.")
             )
+        done = selectors.campaign_by_key(office=office, key=token) if confirmed else None
+        if done is not None:  # this preview was confirmed already (a second click, the back button)
+            messages.info(request, _("This campaign was already confirmed; nothing more was queued."))
+            return redirect("messaging:campaign_detail", pk=done.pk)
         try:
             if confirmed:
                 # Not one transaction with the queueing: that commits chunk by chunk, so workers start
                 # sending while a large campaign is still being queued.
                 campaign = create_campaign_record(
-                    actor=request.user, office=office, name=data["name"], template=template
+                    actor=request.user,
+                    office=office,
+                    name=data["name"],
+                    template=template,
+                    idempotency_key=token,
                 )
                 result = queue_campaign(
                     actor=request.user,
@@ -113,13 +126,21 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
+            sample = campaign_preview(office=office, campaign=draft, person_ids=person_ids, extra=extra)
+            if sample is not None:  # one person's name, address and message are shown: a read of their data
+                audit_record(
+                    actor=request.user,
+                    action=Action.MESSAGES_VIEW,
+                    office=office,
+                    object_type="people.person",
+                    object_id=sample["person_id"],
+                    detail={"campaign_preview": True, "template": template.pk},
+                )
             context.update(
                 {
                     "preview": preview,
                     "preview_token": token,
-                    "sample": campaign_preview(
-                        office=office, campaign=draft, person_ids=person_ids, extra=extra
-                    ),
+                    "sample": sample,
                     "by_channel": [
                         (str(ChannelKind(kind).label), count)
                         for kind, count in preview.by_channel.most_common()
@@ -129,9 +150,12 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/campaign_form.html", context)
 
 
-def _preview_token(data: dict[str, Any], template: Template, person_ids: Sequence[int]) -> str:
-    """A fingerprint of what was previewed: confirming queues only what the user saw."""
+def _preview_token(data: dict[str, Any], template: Template, person_ids: Sequence[int], nonce: str) -> str:
+    """``nonce`` and a fingerprint of what was previewed: confirming queues only what the user saw, and only
+    once (the token is the campaign's idempotency key); a new preview of the same selection gets a new
+    ``nonce``, so the same campaign can be sent again later on purpose."""
     parts = [
+        nonce,
         data["name"],
         template.pk,
         template.updated_at.isoformat(),
@@ -142,7 +166,7 @@ def _preview_token(data: dict[str, Any], template: Template, person_ids: Sequenc
         len(person_ids),
         person_ids[-1] if person_ids else 0,
     ]
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    return f"{nonce}.{hashlib.sha256('|'.join(map(str, parts)).encode()).hexdigest()[:32]}"
 
 
 def _campaign_context(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def _template_page(
                     emergency=form.cleaned_data["emergency"],
                     fallback_language=form.cleaned_data["fallback_language"],
                     texts=form.texts(),
+                    create=template is None,
                 )
             except ValidationError as exc:
                 add_service_errors(form, exc)
