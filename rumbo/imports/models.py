@@ -1,10 +1,11 @@
 """Bulk imports of persons from CSV and XLSX files: one ``ImportBatch`` per uploaded file, one ``ImportRow``
 per data row with what became of it.
 
-The uploaded file is kept under ``settings.DATA_DIR / "imports"`` (outside every web-served folder); rows
-keep their outcome, their errors per field and, for rows that were not imported, their original values
-(the error report is built from them). A row's ``row_sha256`` (of its normalised mapped values) makes a
-second import of the same data create nothing: rows already imported in the office point to that person.
+The uploaded file is kept under ``settings.DATA_DIR / "imports"`` (outside every web-served folder) until its
+import is done, or one of the persons it imported is anonymised; rows keep their outcome, their errors per
+field and, for rows that were not imported, their original values (the error report is built from them).
+A row's ``row_sha256`` (of its normalised mapped values) makes a second import of the same data create
+nothing: rows already imported in the office point to that person.
 """
 
 from __future__ import annotations

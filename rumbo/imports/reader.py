@@ -77,6 +77,7 @@ def _csv_rows(path: Path) -> Iterator[list[Any]]:
 
 def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     import zipfile
+    import zlib
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
@@ -91,8 +92,13 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     try:
         if not workbook.worksheets:
             return
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
-            yield list(row)
+        # Read-only mode parses the sheet's XML while the rows are read: a damaged or truncated file fails
+        # here, not when it is opened (SyntaxError covers the XML parsers' ParseError).
+        try:
+            for row in workbook.worksheets[0].iter_rows(values_only=True):
+                yield list(row)
+        except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
+            raise FileError(_("This is not an Excel (.xlsx) file.")) from exc
     finally:
         workbook.close()
 

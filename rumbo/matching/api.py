@@ -3,8 +3,8 @@ decisions (one or many), and requests to the office that owns a possible match.
 
 Access, as everywhere: a pair or request of offices where you hold no role answers 404; your own office
 without the needed permission answers 403. A person of a pair whose office you may not see is given as
-``{"visible": false, "person_id": …, "office": {…}, "person": null}``: its office, never its data (nor the
-evidence, which would tell what it contains).
+``{"visible": false, "person_id": …, "office": {…}, "person": null, …}``: its office, never its data (nor the
+evidence, which would tell what it contains). A record merged since is given by its survivor's id only.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from rumbo.matching.queue_selectors import (
     pair_view,
     pairs_for_decision,
     queue_rows,
+    request_persons,
     stored_evidence,
 )
 from rumbo.matching.services import (
@@ -54,9 +55,10 @@ from rumbo.matching.services import (
     pairs_decide_bulk,
 )
 from rumbo.offices.models import Office
-from rumbo.offices.permissions import Perm, has_perm, member_office_ids, require_any
+from rumbo.offices.permissions import Perm, member_office_ids, require_any
 from rumbo.people.models import Person
 from rumbo.people.serializers import PersonSerializer, PersonSummarySerializer
+from rumbo.people.services import person_list_record
 
 DUPLICATES = ["duplicates"]
 REQUESTS = ["match requests"]
@@ -90,6 +92,15 @@ class PairSideSerializer(serializers.Serializer):
     )
     office = OfficeRefSerializer(read_only=True)
     person = PersonSummarySerializer(read_only=True, allow_null=True)
+    merged = serializers.BooleanField(
+        read_only=True,
+        help_text="The record was merged into another since: it is not given, and the pair is not compared.",
+    )
+    merged_into = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="When merged: the surviving record (the end of the chain of merges), if you may see it.",
+    )
 
 
 class PairSerializer(serializers.Serializer):
@@ -230,6 +241,8 @@ def _side(side: Any, *, full: bool = False) -> dict[str, Any]:
         "person_id": side.person_id,
         "office": {"id": side.office.pk, "name": side.office.name},
         "person": person,
+        "merged": side.merged,
+        "merged_into": side.merged_into,
     }
 
 
@@ -271,12 +284,14 @@ def _evidence(item: Any) -> dict[str, Any]:
     }
 
 
-def _request_row(user: Any, access: AccessRequest, direction: str) -> dict[str, Any]:
-    # The person is read unscoped only to learn its office; its data is given only to who may see it.
-    found = Person._base_manager.filter(pk=access.person_id).first()
-    person = None
-    if found is not None and has_perm(user, Perm.VIEW_PERSON, found.office_id):
-        person = PersonSummarySerializer(found).data
+def _request_rows(user: Any, requests: list[AccessRequest], direction: str) -> list[dict[str, Any]]:
+    # The person's data is given only to who may see it now (persons loaded in one query).
+    persons = request_persons(user, requests)
+    return [_request_row(access, direction, persons.get(access.person_id)) for access in requests]
+
+
+def _request_row(access: AccessRequest, direction: str, found: Person | None) -> dict[str, Any]:
+    person = PersonSummarySerializer(found).data if found is not None else None
     return {
         "id": access.pk,
         "direction": direction,
@@ -305,6 +320,7 @@ PairPageSerializer = page_serializer(PairSerializer, "PairPage")
     summary="The queue of possible duplicates",
     description="Pairs you may review: at least one of the two persons is in an office where you may "
     "review duplicates. A person of an office whose records you may not see is given by office only. "
+    "Each person given is audited as a read of the record. "
     "Filters: decision (default pending; `all`), likelihood band, source, cluster. Most probable first. "
     "403 when you may review duplicates in none of your offices.",
     parameters=[DuplicateQuerySerializer],
@@ -324,7 +340,14 @@ def duplicate_list(request: Request) -> Response:
     )
     paginator = Pagination()
     page = paginator.paginate_queryset(pair_queue(request.user, filters), request)
-    return Response(paginator.envelope([_row(row) for row in queue_rows(request.user, page or [])]))
+    rows = queue_rows(request.user, page or [])
+    person_list_record(
+        actor=request.user,
+        persons=[p for row in rows for p in row.shown],
+        shown_in="duplicate_queue",
+        via="api",
+    )
+    return Response(paginator.envelope([_row(row) for row in rows]))
 
 
 @extend_schema(
@@ -332,8 +355,9 @@ def duplicate_list(request: Request) -> Response:
     tags=DUPLICATES,
     summary="A possible duplicate, both records side by side",
     description="Both records (those you may see) and the evidence of each compared field, as found and "
-    "with the current model (only when you may see both persons). Audited as a comparison and as a read "
-    "of each record shown.",
+    "with the current model (only when you may see both persons). When a record was merged since, neither "
+    "record is given nor compared: the merged side has `merged` and `merged_into` (the surviving record). "
+    "Audited as a comparison and as a read of each record shown.",
     responses={200: PairDetailSerializer, **error_responses(403, 404)},
 )
 @api_view(["GET"])
@@ -466,7 +490,7 @@ def match_request_list(request: Request) -> Response:
         qs = access_requests_received(user, status=params.get("status", ""))
     paginator = Pagination()
     page = paginator.paginate_queryset(qs.order_by("-requested_at", "-id"), request)
-    return Response(paginator.envelope([_request_row(user, r, box) for r in page or []]))
+    return Response(paginator.envelope(_request_rows(user, list(page or []), box)))
 
 
 def _match_request_create(request: Request) -> Response:
@@ -490,7 +514,7 @@ def _match_request_create(request: Request) -> Response:
     except DjangoValidationError as exc:
         raise _service_errors(exc) from exc
     access = access_requests_sent(request.user).get(pk=access.pk)
-    return Response(_request_row(request.user, access, "sent"), status=status.HTTP_201_CREATED)
+    return Response(_request_rows(request.user, [access], "sent")[0], status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
@@ -520,7 +544,7 @@ def match_request_decide(request: Request, pk: int) -> Response:
     except DjangoValidationError as exc:
         raise _service_errors(exc) from exc
     access = AccessRequest.objects.select_related("owner_office", "requesting_office").get(pk=access.pk)
-    return Response(_request_row(request.user, access, "received"))
+    return Response(_request_rows(request.user, [access], "received")[0])
 
 
 urlpatterns = [

@@ -30,6 +30,7 @@ from rumbo.matching.selectors import match_settings_for, network_root_id
 from rumbo.matching.selectors import network_office_ids as _network_office_ids
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, member_office_ids, offices_with_perm
+from rumbo.people.merge_selectors import visible_survivor_id
 from rumbo.people.models import Address, Alias, Document, Person, Phone
 
 #: Labels of the compared fields (the ``field`` of each piece of evidence).
@@ -145,11 +146,16 @@ def pair_queue(user: Any, filters: QueueFilters = QueueFilters()) -> QuerySet[Du
 class Side:
     """One person of a pair as the user may see it: ``person`` is None when the user may not see that
     office's persons (then only the office is named). ``person_id`` and ``office_name`` match the lead's
-    ``Candidate``, so a hidden side can be shown with ``matching/_hidden_candidate.html``."""
+    ``Candidate``, so a hidden side can be shown with ``matching/_hidden_candidate.html``.
+
+    ``merged``: the record was merged into another since (nothing of it is shown); ``merged_into`` is where
+    its id leads (the end of the chain of merges) when the user may see that record, else None."""
 
     person_id: int
     office: Office
     person: Person | None
+    merged: bool = False
+    merged_into: int | None = None
 
     @property
     def visible(self) -> bool:
@@ -178,6 +184,11 @@ class QueueRow:
     @property
     def masked(self) -> bool:
         return not (self.a.visible and self.b.visible)
+
+    @property
+    def shown(self) -> list[Person]:
+        """The persons the row shows (with name, birth date, office): those the user may see."""
+        return [side.person for side in (self.a, self.b) if side.person is not None]
 
     @property
     def percent(self) -> str:
@@ -319,6 +330,15 @@ class PairView:
         return not (self.a.visible and self.b.visible)
 
     @property
+    def merged(self) -> bool:
+        """A record of the pair was merged since: there is nothing left to compare."""
+        return self.a.merged or self.b.merged
+
+    @property
+    def merged_sides(self) -> list[Side]:
+        return [side for side in (self.a, self.b) if side.merged]
+
+    @property
     def row_class(self) -> dict[str, str]:
         """CSS class (agree / partial / disagree / missing) of each side-by-side row."""
         by_field = {row.field: row.agreement for row in self.evidence}
@@ -370,8 +390,34 @@ def evidence_rows(stored: Iterable[Any], live: Any | None) -> list[EvidenceRow]:
     ]
 
 
+def _merged_pair_view(user: Any, pair: DuplicatePair) -> PairView:
+    """A pair one of whose records was merged: no record shown (a merged record's fields are stale), each
+    merged side pointing to its survivor, nothing to compare or decide."""
+    sides = []
+    for person, office in ((pair.person_a, pair.office_a), (pair.person_b, pair.office_b)):
+        if person.merged_into_id is None:
+            sides.append(Side(person.pk, office, None))
+        else:
+            sides.append(
+                Side(person.pk, office, None, merged=True, merged_into=visible_survivor_id(user, person))
+            )
+    return PairView(
+        pair=pair,
+        a=sides[0],
+        b=sides[1],
+        card_a=None,
+        card_b=None,
+        decidable=False,
+        likely=pair.probability >= settings_for(pair.office_a).likely_threshold,
+        evidence=[],
+        live_probability=None,
+    )
+
+
 def pair_view(user: Any, pair: DuplicatePair) -> PairView:
     """Everything the compare page shows of ``pair`` (fetched with :func:`pair_get`)."""
+    if pair.person_a.merged_into_id is not None or pair.person_b.merged_into_id is not None:
+        return _merged_pair_view(user, pair)
     view_offices = offices_with_perm(user, Perm.VIEW_PERSON)
     a = _side(user, pair.person_a, pair.office_a, view_offices)
     b = _side(user, pair.person_b, pair.office_b, view_offices)
@@ -473,10 +519,11 @@ def access_requests_sent(user: Any, *, status: str = "") -> QuerySet[AccessReque
 
 def access_request_get(user: Any, pk: int) -> AccessRequest:
     """A request for its owner office: 404 unless the user holds a role in the owner office, 403 unless
-    they may change persons there."""
+    they may change persons there. The person is not loaded: after a transfer it belongs to another office
+    (show it through :func:`request_persons`)."""
     request = (
         AccessRequest.objects.select_related(
-            "person", "owner_office", "requesting_office", "requested_by", "decided_by"
+            "owner_office", "requesting_office", "requested_by", "decided_by"
         )
         .filter(pk=pk, owner_office_id__in=member_office_ids(user))
         .first()
@@ -488,9 +535,14 @@ def access_request_get(user: Any, pk: int) -> AccessRequest:
     return request
 
 
-def sent_request_person(user: Any, request: AccessRequest) -> Person | None:
-    """The person of a sent request when the user may now see it (after a transfer), else None."""
-    person = Person._base_manager.filter(pk=request.person_id).select_related("office").first()
-    if person is None or not has_perm(user, Perm.VIEW_PERSON, person.office_id):
-        return None
-    return person
+def request_persons(user: Any, requests: Iterable[AccessRequest]) -> dict[int, Person]:
+    """The persons of ``requests`` that the user may see now (in an office where they may view persons),
+    by id, in one query: the owner's records before a transfer, the requester's after it. The others are
+    left out: a request outlives the record's move, and its office no longer sees the person."""
+    ids = {r.person_id for r in requests}
+    if not ids:
+        return {}
+    visible = offices_with_perm(user, Perm.VIEW_PERSON)
+    # Unscoped on purpose: a transferred record is outside the owner office's scope; kept only when visible.
+    persons = Person._base_manager.filter(pk__in=ids, office_id__in=visible).select_related("office")
+    return {p.pk: p for p in persons}

@@ -136,12 +136,15 @@ def intake_candidates(
     exclude_ids: Collection[int] = (),
     limit: int = 10,
     min_probability: float | None = None,
+    office: Office | int | None = None,
 ) -> list[Candidate]:
     """Persons who may already be the person in ``data``, best first, with the evidence per field.
 
     Candidates in offices where the user may see persons come with the person; a candidate registered at
     another office of the network appears with ``person=None`` (office only) and only when likely (at or
     above the network's likely-duplicate threshold). Merged and anonymised records are never candidates.
+    The thresholds are those of the network of ``office`` (where the person is being registered), or of the
+    user's first office when it is not known.
     """
     member = member_office_ids(user)
     if not member:
@@ -149,7 +152,7 @@ def intake_candidates(
     visible = offices_with_perm(user, Perm.VIEW_PERSON)
     parents = _parents()
     network = network_office_ids(member, parents)
-    settings = match_settings_for(next(iter(sorted(member))), parents)
+    settings = match_settings_for(office if office is not None else min(member), parents)
     query = features_from_data(data)
     ids = [
         p for p in _lookup(blocking_keys(query, query=True), network, MAX_CANDIDATES) if p not in exclude_ids

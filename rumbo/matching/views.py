@@ -47,7 +47,7 @@ from rumbo.matching.queue_selectors import (
     pairs_for_decision,
     queue_rows,
     request_offices_for,
-    sent_request_person,
+    request_persons,
     settings_for,
 )
 from rumbo.matching.services import (
@@ -59,13 +59,14 @@ from rumbo.matching.services import (
     pairs_decide_bulk,
 )
 from rumbo.offices.permissions import Perm, has_perm, require_any
+from rumbo.people.services import person_list_record
 
 PAGE_SIZE = 25
 
 
-def _page_number(request: HttpRequest) -> int:
+def _page_number(request: HttpRequest, param: str = "page") -> int:
     try:
-        return max(1, min(int(request.GET.get("page", "1")), 100000))
+        return max(1, min(int(request.GET.get(param, "1")), 100000))
     except ValueError:
         return 1
 
@@ -101,6 +102,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(pair_queue(request.user, filters), PAGE_SIZE)
     page = paginator.get_page(_page_number(request))
     rows = queue_rows(request.user, page.object_list)
+    person_list_record(
+        actor=request.user, persons=[p for row in rows for p in row.shown], shown_in="duplicate_queue"
+    )
     params = {k: v for k, v in request.GET.items() if k != "page" and v}
     return render(
         request,
@@ -266,24 +270,40 @@ def network_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def requests_received(request: HttpRequest) -> HttpResponse:
-    """Requests from other offices about this office's records: pending ones first, then the answered."""
+    """Requests from other offices about this office's records: pending ones first (oldest first), then the
+    answered (newest first); each list paged on its own ("page", "answered")."""
     require_any(request.user, Perm.CHANGE_PERSON)
     qs = access_requests_received(request.user)
-    pending = list(qs.filter(status=AccessRequest.Status.PENDING).order_by("requested_at", "pk"))
-    answered = list(qs.exclude(status=AccessRequest.Status.PENDING)[:50])
+    pending = Paginator(
+        qs.filter(status=AccessRequest.Status.PENDING).order_by("requested_at", "pk"), PAGE_SIZE
+    ).get_page(_page_number(request))
+    answered = Paginator(
+        qs.exclude(status=AccessRequest.Status.PENDING).order_by("-requested_at", "-pk"), PAGE_SIZE
+    ).get_page(_page_number(request, "answered"))
+    persons = request_persons(request.user, pending.object_list)
     return render(
         request,
         "matching/requests_received.html",
-        {"pending": pending, "answered": answered, "form": AccessDecisionForm()},
+        {
+            "pending": [(r, persons.get(r.person_id)) for r in pending.object_list],
+            "pending_page": pending,
+            "answered": answered.object_list,
+            "answered_page": answered,
+            "form": AccessDecisionForm(),
+        },
     )
 
 
 @login_required
 def requests_sent(request: HttpRequest) -> HttpResponse:
-    """Requests made by the user's offices, with their status and the owner's answer."""
+    """Requests made by the user's offices, newest first, with their status and the owner's answer (and the
+    record, once the user may see it)."""
     require_any(request.user, Perm.ADD_PERSON)
-    rows = [(r, sent_request_person(request.user, r)) for r in access_requests_sent(request.user)[:200]]
-    return render(request, "matching/requests_sent.html", {"rows": rows})
+    paginator = Paginator(access_requests_sent(request.user).order_by("-requested_at", "-pk"), PAGE_SIZE)
+    page = paginator.get_page(_page_number(request))
+    persons = request_persons(request.user, page.object_list)
+    rows = [(r, persons.get(r.person_id)) for r in page.object_list]
+    return render(request, "matching/requests_sent.html", {"rows": rows, "page": page})
 
 
 def _person_param(request: HttpRequest) -> int | None:
@@ -357,5 +377,7 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
                 text = _("Request refused. %(office)s has been told.")
             messages.success(request, text % {"office": access.requesting_office.name})
             return redirect("matching:requests")
-    context: dict[str, Any] = {"access": access, "form": form}
+    # After a transfer the record belongs to the requester: this office sees only its id.
+    person = request_persons(request.user, [access]).get(access.person_id)
+    context: dict[str, Any] = {"access": access, "person": person, "form": form}
     return render(request, "matching/request_decide.html", context)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -64,6 +66,7 @@ from rumbo.people.services import (
     person_data_curp_flags,
     person_data_from,
     person_export,
+    person_list_record,
     person_record_view,
     person_search_record,
     person_update,
@@ -134,8 +137,15 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def export(request: HttpRequest) -> HttpResponse:
-    """CSV of the persons the user may export (all, or those matching ``q``); every row is audited."""
-    rows = person_export(actor=request.user, query=request.GET.get("q", "").strip()[:100])
+    """CSV of the persons the user may export (all, or those matching ``q``); every row is audited. Too many
+    persons: back to the search with the error (an export is never cut short)."""
+    query = request.GET.get("q", "").strip()[:100]
+    try:
+        rows = person_export(actor=request.user, query=query)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(reverse("people:search") + (f"?{urlencode({'q': query})}" if query else ""))
     buffer = io.StringIO()
     buffer.write("\ufeff")  # BOM: spreadsheet programs then read the accents right
     csv.writer(buffer).writerows(rows)
@@ -168,7 +178,7 @@ def create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             editor.add_service_errors(exc)
         else:
-            matches = intake_candidates(request.user, clean)
+            matches = intake_candidates(request.user, clean, office=editor.form.cleaned_data.get("office"))
             curp_flags = person_data_curp_flags(clean)
             token = confirmation_token([m.person_id for m in matches], curp_flags)
             if not (matches or curp_flags) or editor.confirm_token == token:
@@ -185,6 +195,10 @@ def create(request: HttpRequest) -> HttpResponse:
                     else:
                         messages.success(request, _("Person registered."))
                     return redirect("people:detail", pk=person.pk)
+    # The possible matches shown give names, birth dates and offices: each is an access to the record.
+    person_list_record(
+        actor=request.user, persons=[m.person for m in matches if m.person is not None], shown_in="intake"
+    )
     return render(
         request,
         "people/form.html",

@@ -40,8 +40,8 @@ def import_upload(*, actor: Any, office: Office, upload: Any, language: str = ""
     check_size(getattr(upload, "size", None))
     relative, sha256, size = store_upload(upload, kind)
     path = stored_path(relative)
-    headers = read_headers(path, kind)
     try:
+        headers = read_headers(path, kind)
         with transaction.atomic():
             batch = ImportBatch.objects.create(
                 office=office,

@@ -940,6 +940,12 @@ def _run(
     batch.finished_at = timezone.now()
     with transaction.atomic():
         batch.save()
+        if batch.status == ImportBatch.Status.DONE:
+            # The file holds every row's personal data, and nothing reads it once the import is done (the
+            # error report is built from the rows kept in ImportRow). A failed batch keeps it, to be looked
+            # at; a dry run rolls back, so this never runs for it.
+            path = stored_file(batch)
+            transaction.on_commit(lambda: path.unlink(missing_ok=True))
         audit_record(
             actor=actor,
             action=Action.PERSON_IMPORT,

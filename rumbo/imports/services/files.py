@@ -1,7 +1,7 @@
 """Uploaded files: type and size checks, storage under ``settings.DATA_DIR / "imports"``, opening them again.
 
 Files are never kept under a web-served folder (``static``/``media``): they hold personal data and are
-only read back by the import itself.
+only read back by the import itself, which removes them once it is done.
 """
 
 from __future__ import annotations

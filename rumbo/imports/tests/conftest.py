@@ -38,5 +38,21 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
+def damaged_xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    """A workbook whose first sheet's XML is cut inside its first data row: it opens, and fails only when
+    that row is read."""
+    import zipfile
+
+    whole = zipfile.ZipFile(io.BytesIO(xlsx_bytes(rows)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as damaged:
+        for info in whole.infolist():
+            content = whole.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content[: content.index(b'<row r="2"') + 10]
+            damaged.writestr(info, content)
+    return buffer.getvalue()
+
+
 def upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from rumbo.imports.reader import FileError, Sheet, decode, sniff_delimiter
-from rumbo.imports.tests.conftest import csv_bytes, xlsx_bytes
+from rumbo.imports.tests.conftest import csv_bytes, damaged_xlsx_bytes, xlsx_bytes
 
 
 def _read(tmp_path, name, content, kind):
@@ -73,3 +73,10 @@ def test_a_zip_that_is_not_a_workbook_is_refused(tmp_path):
     path.write_bytes(buffer.getvalue())
     with pytest.raises(FileError):
         Sheet(path, "xlsx").read()
+
+
+def test_a_workbook_damaged_inside_its_sheet_is_a_file_error(tmp_path):
+    rows = [["Nombre", "Apellido"], *[[f"Ana {i}", "Ruiz"] for i in range(50)]]
+    with pytest.raises(FileError) as caught:
+        _read(tmp_path, "a.xlsx", damaged_xlsx_bytes(rows), "xlsx")
+    assert str(caught.value.message) == "This is not an Excel (.xlsx) file."

@@ -419,3 +419,52 @@ def test_reserved_person_ids_are_never_given_again(world):
     after = make_person(world.caseworker, world.michoacan, given_names="Otra", first_surname="Persona")
     assert after.pk > ids[-1]
     assert writer_for("auto").reserve_ids(Person, 3)[0] > after.pk
+
+
+# --- the stored file -----------------------------------------------------------------------------------
+
+
+def test_a_finished_import_removes_its_file_and_keeps_its_error_report(
+    world, data_dir, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = import_file(world.admin, world.michoacan)
+    assert batch.status == ImportBatch.Status.DONE
+    assert _stored(data_dir) == []
+    report = import_error_report(actor=world.admin, batch=batch)  # built from the rows, not the file
+    assert len(report) == 1 + batch.failed_count == 4
+    assert report[1][1] == "Vargas"
+
+
+def test_a_dry_run_keeps_the_file(world, data_dir, django_capture_on_commit_callbacks):
+    batch = import_upload(
+        actor=world.admin, office=world.michoacan, upload=upload("p.csv", csv_bytes(rows()))
+    )
+    import_set_mapping(actor=world.admin, batch=batch, mapping=batch.mapping)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_run(actor=world.admin, batch=batch, dry_run=True)
+    assert len(_stored(data_dir)) == 1
+
+
+def test_anonymising_a_person_clears_their_import_rows_and_removes_the_files(
+    world, data_dir, django_capture_on_commit_callbacks
+):
+    from django.apps import apps
+
+    twin = ["Ana", "Zamora", "Ruiz", "M", "02/03/1985", ANA_CURP, "", "", "", "", "", ""]
+    # Callbacks not run: the file stays, as it did for every batch imported before files were removed.
+    batch = import_file(
+        world.admin, world.michoacan, content=csv_bytes([HEADERS, GOOD_ANA, twin, *rows()[2:]])
+    )
+    assert len(_stored(data_dir)) == 1
+    ana_row = ImportRow.objects.filter(batch=batch, person__isnull=False).order_by("row_number").first()
+    assert ana_row is not None and ana_row.candidates  # the twin
+    ana = Person.objects.get(pk=ana_row.person_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = apps.get_app_config("imports").anonymise_person(ana)
+    assert removed == {"import_rows": 1, "import_files": 1}
+    ana_row.refresh_from_db()
+    assert (ana_row.raw, ana_row.candidates) == ([], [])
+    assert _stored(data_dir) == []
+    others = ImportRow.objects.filter(batch=batch).exclude(pk=ana_row.pk)
+    assert others.filter(status=ImportRow.Status.INVALID).exclude(raw=[]).count() == 3  # not Ana's

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.imports.models import ImportBatch, ImportRow
 from rumbo.imports.services import import_upload
-from rumbo.imports.tests.conftest import csv_bytes, upload, xlsx_bytes
+from rumbo.imports.tests.conftest import csv_bytes, damaged_xlsx_bytes, upload, xlsx_bytes
 from rumbo.imports.tests.utils import GOOD_ANA, HEADERS, import_file, rows
 from rumbo.lib.testing.factories import member
 from rumbo.matching.models import DuplicatePair
@@ -145,6 +145,18 @@ def test_wrong_file_type_is_reported_at_the_file_field_and_nothing_is_kept(world
     )
     assert response.status_code == 200
     assert response.context["form"].errors == {"file": ["Upload a .csv or .xlsx file."]}
+    assert not ImportBatch.objects.exists()
+    assert not (data_dir / "imports").exists() or not list((data_dir / "imports").iterdir())
+
+
+def test_damaged_xlsx_is_reported_at_the_file_field_and_nothing_is_kept(world, data_dir):
+    client = _client(world, world.admin)
+    response = client.post(
+        reverse("imports:list"),
+        {"office": world.michoacan.pk, "file": upload("personas.xlsx", damaged_xlsx_bytes(rows()))},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"file": ["This is not an Excel (.xlsx) file."]}
     assert not ImportBatch.objects.exists()
     assert not (data_dir / "imports").exists() or not list((data_dir / "imports").iterdir())
 

@@ -164,6 +164,8 @@ def test_list_and_detail_mask_the_hidden_person(world):
         "person_id": hidden.pk,
         "office": {"id": world.jalisco.pk, "name": "OFAM Jalisco"},
         "person": None,
+        "merged": False,
+        "merged_into": None,
     }
     assert row["agreeing_fields"] == [] and row["decidable"] is False
     response = client.get(detail(pair))
@@ -314,3 +316,28 @@ def test_refusal_needs_an_answer(world, objects):
     client = token_client(world.caseworker)
     error = assert_error(post(client, request_decision(objects["request"]), {"grant": False}), 400)
     assert "answer" in error["fields"]
+
+
+def test_list_audits_a_read_of_each_person_it_gives(world):
+    jose, twin, hidden = mich_person(world), mich_twin(world), rosa(world)
+    make_pair(jose, twin)
+    make_pair(jose, hidden)
+    assert token_client(world.caseworker).get(LIST).json()["count"] == 2
+    events = AuditEvent.objects.filter(action=Action.PERSON_VIEW)
+    assert sorted(int(e.object_id) for e in events) == sorted([jose.pk, twin.pk])  # Rosa is masked
+    assert all(e.detail == {"via": "api", "shown_in": "duplicate_queue"} for e in events)
+
+
+def test_detail_of_a_pair_with_a_merged_record_gives_the_survivor_not_the_stale_record(world):
+    from rumbo.people.models import Person
+
+    jose, twin = mich_person(world), mich_twin(world)
+    survivor = mich_person(world, given_names="Josué", documents=[], phones=[])
+    pair = make_pair(jose, twin)
+    Person.objects.filter(pk=twin.pk).update(merged_into=survivor)
+    body = token_client(world.caseworker).get(detail(pair)).json()
+    merged, live = (body["a"], body["b"]) if body["a"]["person_id"] == twin.pk else (body["b"], body["a"])
+    assert merged["merged"] is True and merged["merged_into"] == survivor.pk and merged["person"] is None
+    assert live["merged"] is False and live["person"] is None
+    assert body["evidence"] == [] and body["live_evidence"] == [] and body["decidable"] is False
+    assert not AuditEvent.objects.filter(action=Action.PERSON_VIEW).exists()

@@ -267,3 +267,22 @@ def test_similar_names_never_show_other_offices(world: Any) -> None:
         birth_date=BIRTH,
     )
     assert similar_names(world.caseworker, "Lupita Hernández Vázquez") == []
+
+
+def test_intake_uses_the_thresholds_of_the_registering_offices_network(world: Any) -> None:
+    from rumbo.lib.testing.factories import MembershipFactory, OfficeFactory
+    from rumbo.matching.models import MatchSettings
+    from rumbo.offices.models import Role
+
+    person = _registered(world)
+    other: Any = OfficeFactory(name="Oficina B", parent=OfficeFactory(name="Red B"))
+    MembershipFactory(user=world.caseworker, office=other, role=Role.CASEWORKER)
+    # CONOFAM (the network of the caseworker's first office) shows only near-certain candidates at intake.
+    MatchSettings.objects.create(
+        network=world.conofam, intake_threshold=0.999999, review_threshold=0.999999, likely_threshold=0.999999
+    )
+    query = _query(given_names="José Luis", first_surname="García")
+    found = intake_candidates(world.caseworker, query, office=other)
+    assert [c.person_id for c in found] == [person.pk]
+    assert found[0].probability < 0.999999
+    assert intake_candidates(world.caseworker, query, office=world.michoacan) == []

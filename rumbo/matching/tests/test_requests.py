@@ -303,3 +303,85 @@ def test_refusing_from_the_page_needs_an_answer(world):
     owner.post(url, {"grant": "no", "answer": "Sin consentimiento"})
     request.refresh_from_db()
     assert request.status == Status.REFUSED
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_former_owner_sees_only_the_id_of_a_transferred_record(world, language):
+    hidden = rosa(world)
+    request = ask(world, hidden, kind=Kind.TRANSFER)
+    access_request_decide(actor=world.jalisco_caseworker, request=request, grant=True)
+    # Jalisco still holds the answered request, but the record is Michoacán's now.
+    client = world.client_for(world.jalisco_caseworker)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    for url in (reverse("matching:request_decide", args=[request.pk]), reverse("matching:requests")):
+        response = client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert_no_secrets(body)
+        assert reverse("people:detail", args=[hidden.pk]) not in body
+    body = client.get(reverse("matching:request_decide", args=[request.pk])).content.decode()
+    with translation.override(language):
+        assert translation.gettext("Record #%(id)s") % {"id": hidden.pk} in body
+        assert translation.gettext("record transferred to another office") in body
+    # The new owner's requester sees the record in its list.
+    sent = world.client_for(world.caseworker).get(reverse("matching:requests_sent")).content.decode()
+    assert reverse("people:detail", args=[hidden.pk]) in sent
+
+
+def _jalisco_persons(world, count: int) -> list[Person]:
+    return [
+        make_person(
+            world.jalisco_caseworker,
+            world.jalisco,
+            given_names=f"Persona{chr(65 + i)}",
+            first_surname="Jalisciense",
+            documents=[],
+            phones=[],
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("box", ["matching:requests_sent", "matching:requests"])
+def test_request_lists_take_as_many_queries_for_two_requests_as_for_twelve(world, box):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    persons = _jalisco_persons(world, 12)
+    for i, person in enumerate(persons[:2]):
+        ask(world, person, kind=Kind.TRANSFER, reason=f"Motivo {i}")
+    # One granted transfer, so a record is shown.
+    access_request_decide(actor=world.jalisco_caseworker, request=AccessRequest.objects.last(), grant=True)
+    user = world.caseworker if box == "matching:requests_sent" else world.jalisco_caseworker
+    client = world.client_for(user)
+    client.get(reverse(box))  # warm (sessions, content types)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse(box)).status_code == 200
+    for i, person in enumerate(persons[2:], start=2):
+        ask(world, person, kind=Kind.TRANSFER, reason=f"Motivo {i}")
+    with CaptureQueriesContext(connection) as many:
+        body = client.get(reverse(box)).content.decode()
+    assert "Motivo 11" in body  # the twelfth request is listed
+    assert len(many) == len(few)
+
+
+def test_request_lists_are_paged_to_the_oldest_request(world, monkeypatch):
+    from rumbo.matching import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    persons = _jalisco_persons(world, 5)
+    requests = [ask(world, p, reason=f"Motivo {i}") for i, p in enumerate(persons)]
+    for request in requests[:3]:  # three answered, two pending
+        access_request_decide(
+            actor=world.jalisco_caseworker, request=request, grant=False, answer=f"No {request.pk}"
+        )
+    sent = world.client_for(world.caseworker)
+    first = sent.get(reverse("matching:requests_sent")).content.decode()
+    assert "Motivo 4" in first and "Motivo 0" not in first
+    last = sent.get(reverse("matching:requests_sent") + "?page=3").content.decode()
+    assert "Motivo 0" in last and "Motivo 4" not in last
+    owner = world.client_for(world.jalisco_caseworker)
+    inbox = owner.get(reverse("matching:requests")).content.decode()
+    assert f"No {requests[2].pk}" in inbox and f"No {requests[0].pk}" not in inbox
+    older = owner.get(reverse("matching:requests") + "?answered=2").content.decode()
+    assert f"No {requests[0].pk}" in older and "Motivo 3" in older  # the pending list stays on its page

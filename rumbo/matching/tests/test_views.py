@@ -25,6 +25,7 @@ from rumbo.matching.tests.adjudication import (
 )
 from rumbo.matching.views import merge_url
 from rumbo.offices.models import Role
+from rumbo.people.models import Person
 
 Decision = DuplicatePair.Decision
 
@@ -366,3 +367,53 @@ def test_settings_list_the_networks_runs(world):
         .content.decode()
     )
     assert "1234" in body and "98765" in body and "42" in body and "Finished" in body and "12.5" in body
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_compare_shows_an_anonymised_record_by_its_translated_label(world, language):
+    from django.utils import translation
+
+    from rumbo.people.services import ANONYMISED_NAME
+
+    jose, twin = mich_person(world), mich_twin(world)
+    pair = make_pair(jose, twin)
+    # What ``person_anonymise`` leaves in the names (its other effects do not matter here).
+    Person.objects.filter(pk=twin.pk).update(
+        given_names=ANONYMISED_NAME,
+        first_surname=ANONYMISED_NAME,
+        second_surname="",
+        anonymised_at=timezone.now(),
+    )
+    client = world.client_for(world.caseworker)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    body = client.get(reverse("matching:compare", args=[pair.pk])).content.decode()
+    assert ANONYMISED_NAME not in body
+    with translation.override(language):
+        assert translation.gettext("Anonymised person #%(id)s") % {"id": twin.pk} in body
+
+
+def test_queue_audits_a_read_of_each_person_it_shows(world):
+    jose, twin = mich_person(world), mich_twin(world)
+    hidden = rosa(world)
+    make_pair(jose, twin)
+    make_pair(jose, hidden)
+    response = english_client(world, world.caseworker).get(reverse("matching:queue"))
+    assert response.status_code == 200
+    events = AuditEvent.objects.filter(action=Action.PERSON_VIEW)
+    assert sorted(int(e.object_id) for e in events) == sorted([jose.pk, twin.pk])  # Rosa is masked
+    assert all(e.detail == {"via": "web", "shown_in": "duplicate_queue"} for e in events)
+    assert all(e.actor == world.caseworker for e in events)
+
+
+def test_compare_of_a_pair_with_a_merged_record_points_to_the_survivor(world):
+    jose, twin = mich_person(world), mich_twin(world)
+    survivor = mich_person(world, given_names="Josué", documents=[], phones=[])
+    pair = make_pair(jose, twin)
+    Person.objects.filter(pk=twin.pk).update(merged_into=survivor)
+    response = english_client(world, world.caseworker).get(reverse("matching:compare", args=[pair.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"Record #{twin.pk} was merged into" in body
+    assert f'<a href="{reverse("people:detail", args=[survivor.pk])}">record #{survivor.pk}</a>' in body
+    assert "Side by side" not in body and 'name="decision"' not in body
+    assert not AuditEvent.objects.filter(action=Action.PERSON_VIEW).exists()  # nothing of a record shown

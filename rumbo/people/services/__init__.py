@@ -33,6 +33,7 @@ from rumbo.people.services.merge import person_merge, person_unmerge
 from rumbo.people.services.persons import (
     person_anonymise,
     person_create,
+    person_list_record,
     person_record_view,
     person_search_record,
     person_update,
@@ -59,6 +60,7 @@ __all__ = [
     "person_data_curp_flags",
     "person_data_from",
     "person_export",
+    "person_list_record",
     "person_merge",
     "person_record_view",
     "person_search_record",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,13 @@ def _cell(value: Any) -> str:
     """Text of one cell; a leading formula character is neutralised so spreadsheets do not execute it."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _too_many(limit: int) -> ValidationError:
+    return ValidationError(
+        _("More than %(limit)s persons match: narrow the search to export them.") % {"limit": f"{limit:,}"},
+        code="too_many",
+    )
 
 
 def export_header() -> list[str]:
@@ -44,20 +52,25 @@ def export_header() -> list[str]:
 def person_export(*, actor: Any, query: str = "") -> list[list[str]]:
     """Rows (header first) of the persons the actor may export, optionally those matching ``query``.
 
-    Without a query: every live person of the offices where the actor holds ``people.export_person``, up to
-    ``EXPORT_LIMIT``. With one: the search results (at most ``SEARCH_CAP``) within those offices.
-    Raises PermissionDenied when the actor may export from no office.
+    Without a query: every live person of the offices where the actor holds ``people.export_person``. With
+    one: the search results within those offices. Never cut short: more than ``EXPORT_LIMIT`` persons (or a
+    search beyond ``SEARCH_CAP`` results) is a ValidationError asking for a narrower search, and nothing is
+    exported or audited. Raises PermissionDenied when the actor may export from no office.
     """
     offices = require_any(actor, Perm.EXPORT_PERSON)
     base = Person.objects.filter(office_id__in=offices, merged_into__isnull=True, anonymised_at__isnull=True)
     if query:
-        ids = [p.pk for p in person_search(actor, query, page=1, page_size=SEARCH_CAP).persons]
-        base = base.filter(pk__in=ids)
+        found = person_search(actor, query, page=1, page_size=SEARCH_CAP)
+        if found.capped:
+            raise _too_many(SEARCH_CAP)
+        base = base.filter(pk__in=[p.pk for p in found.persons])
     persons = list(
         base.select_related("office")
         .prefetch_related("documents", "phones", "nationalities")
-        .order_by("pk")[:EXPORT_LIMIT]
+        .order_by("pk")[: EXPORT_LIMIT + 1]
     )
+    if len(persons) > EXPORT_LIMIT:
+        raise _too_many(EXPORT_LIMIT)
     rows = [export_header()]
     for p in persons:
         curp = next((d.number for d in p.documents.all() if d.kind == DocumentKind.CURP), "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -11,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rumbo.audit.models import Action
-from rumbo.audit.services import audit_record, diff, snapshot
+from rumbo.audit.services import audit_record, audit_record_each, diff, snapshot
 from rumbo.geo.models import AdminArea
 from rumbo.offices.models import Office
-from rumbo.offices.permissions import Perm, require
+from rumbo.offices.permissions import Perm, offices_with_perm, require
 from rumbo.people.data import (
     PersonData,
 )
@@ -194,6 +195,21 @@ def person_record_view(*, actor: Any, person: Person, via: str = "web") -> None:
     audit_record(
         actor=actor, action=Action.PERSON_VIEW, office=person.office, obj=person, detail={"via": via}
     )
+
+
+def person_list_record(*, actor: Any, persons: Iterable[Person], shown_in: str, via: str = "web") -> int:
+    """Write the access events for persons shown in a list with their personal data (names, birth dates,
+    offices), not only counted: one ``PERSON_VIEW`` per person, in one insert, with ``via`` ("web" or "api")
+    and where they were shown (``shown_in``: "intake", "duplicate_queue"…). Persons the actor may not view
+    were not shown and are left out. Returns the number of events written."""
+    visible = offices_with_perm(actor, Perm.VIEW_PERSON)
+    shown = list({p.pk: p for p in persons if p.office_id in visible}.values())
+    if not shown:
+        return 0
+    with transaction.atomic():
+        return audit_record_each(
+            actor=actor, action=Action.PERSON_VIEW, objects=shown, detail={"via": via, "shown_in": shown_in}
+        )
 
 
 def person_search_record(*, actor: Any, query: str, result_count: int, via: str = "web") -> None:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from rumbo.people import validators
 from rumbo.people.models import DatePrecision
+from rumbo.people.services._common import REMOVED
 
 register = template.Library()
 
@@ -22,6 +23,15 @@ def person_name(person: Any) -> str:
     if getattr(person, "anonymised_at", None) is not None:
         return _("Anonymised person #%(id)s") % {"id": person.pk}
     return str(person.full_name)
+
+
+@register.filter
+def removed_text(value: Any) -> str:
+    """A text, or a translated label when it was removed with the data of an anonymised person (stored as
+    :data:`~rumbo.people.services._common.REMOVED`)."""
+    if value == REMOVED:
+        return _("(removed with the person's data)")
+    return "" if value is None else str(value)
 
 
 @register.filter

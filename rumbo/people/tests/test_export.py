@@ -68,3 +68,33 @@ def test_jalisco_caseworker_cannot_export_michoacan_people(world, people):
     response = world.client_for(world.jalisco_caseworker).get(URL)
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action=Action.PERSON_EXPORT).exists()
+
+
+def test_export_over_the_limit_is_refused_not_cut_short(world, people, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from rumbo.people.services import exports
+
+    monkeypatch.setattr(exports, "EXPORT_LIMIT", 1)
+    with pytest.raises(ValidationError) as caught:
+        person_export(actor=world.admin)
+    assert caught.value.code == "too_many"
+    assert person_export(actor=world.admin, query="ana")[1][2] == "Ana"  # a narrower search is exported
+    client = world.client_for(world.admin)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    response = client.get(URL, {"q": "lopez"}, follow=True)  # Ana and Beto, both "López"
+    assert response.redirect_chain[-1][0] == "/people/?q=lopez"
+    assert "More than 1 persons match: narrow the search to export them." in response.content.decode()
+    assert AuditEvent.objects.filter(action=Action.PERSON_EXPORT).count() == 1  # the narrower export only
+
+
+def test_export_of_a_search_beyond_the_search_cap_is_refused(world, people, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from rumbo.people import selectors
+    from rumbo.people.services import exports
+
+    monkeypatch.setattr(selectors, "SEARCH_CAP", 1)
+    monkeypatch.setattr(exports, "SEARCH_CAP", 1)
+    with pytest.raises(ValidationError):
+        person_export(actor=world.admin, query="lopez")  # Ana and Beto match

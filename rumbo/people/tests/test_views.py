@@ -629,3 +629,60 @@ def test_make_curp_for_a_woman_is_valid():
     assert curp.is_valid(
         make_curp(given_names="Ana", first_surname="Ruiz", birth_date=datetime.date(2001, 5, 2), sex="F")
     )
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_anonymised_person_page_shows_the_translated_label(world, language):
+    from django.utils import translation
+
+    from rumbo.people.services import ANONYMISED_NAME
+
+    person = michoacan_person(world)
+    # What ``person_anonymise`` leaves in the names (its other effects do not matter here).
+    Person.objects.filter(pk=person.pk).update(
+        given_names=ANONYMISED_NAME,
+        first_surname=ANONYMISED_NAME,
+        second_surname="",
+        anonymised_at=timezone.now(),
+    )
+    client = world.client_for(world.caseworker)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    body = client.get(reverse("people:detail", kwargs={"pk": person.pk})).content.decode()
+    assert ANONYMISED_NAME not in body
+    with translation.override(language):
+        label = translation.gettext("Anonymised person #%(id)s") % {"id": person.pk}
+    assert label in body
+
+
+def test_possible_matches_shown_at_registration_are_audited_as_reads(world):
+    existing = michoacan_person(world)
+    other = jalisco_person(world)  # shown by office only: not a read
+    client = world.client_for(world.caseworker)
+    response = client.post(
+        reverse("people:create"), payload(**{"documents-0-number": "", "documents-0-kind": ""})
+    )
+    assert [m.person.pk for m in response.context["matches"]] == [existing.pk]
+    [event] = AuditEvent.objects.filter(action=Action.PERSON_VIEW)
+    assert (event.object_type, event.object_id) == ("people.person", str(existing.pk))
+    assert event.actor == world.caseworker and event.office_id == world.michoacan.pk
+    assert event.detail == {"via": "web", "shown_in": "intake"}
+    assert not AuditEvent.objects.filter(action=Action.PERSON_VIEW, object_id=str(other.pk)).exists()
+
+
+def test_registration_matches_use_the_thresholds_of_the_chosen_offices_network(world):
+    from rumbo.lib.testing.factories import MembershipFactory, OfficeFactory
+    from rumbo.matching.models import MatchSettings
+
+    existing = michoacan_person(world)
+    other = OfficeFactory(name="Oficina B", parent=OfficeFactory(name="Red B"))
+    MembershipFactory(user=world.caseworker, office=other, role=Role.CASEWORKER)
+    # The network of the caseworker's first office (CONOFAM) shows only near-certain candidates at intake.
+    MatchSettings.objects.create(
+        network=world.conofam, intake_threshold=0.999999, review_threshold=0.999999, likely_threshold=0.999999
+    )
+    data = payload(**{"documents-0-number": "", "documents-0-kind": "", "phones-0-number": ""})
+    client = world.client_for(world.caseworker)
+    response = client.post(reverse("people:create"), {**data, "office": other.pk})
+    assert [m.person.pk for m in response.context["matches"]] == [existing.pk]
+    response = client.post(reverse("people:create"), {**data, "office": world.michoacan.pk})
+    assert response.status_code == 302  # no candidate at CONOFAM's threshold: registered
