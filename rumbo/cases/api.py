@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.cases import api_referrals
+from rumbo.cases.forms import validate_filter_date
 from rumbo.cases.models import ArrivalEvent, Case, CaseStatus, Need, Priority, ReturnEvent, ReturnPoint
 from rumbo.cases.selectors import (
     case_get,
@@ -84,8 +85,12 @@ class CaseListQuerySerializer(PageQuerySerializer):
     need = serializers.ChoiceField(choices=Need.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     mine = serializers.BooleanField(required=False, default=False, help_text="Only cases assigned to me.")
-    opened_from = serializers.DateField(required=False)
-    opened_to = serializers.DateField(required=False)
+    opened_from = serializers.DateField(
+        required=False, validators=[validate_filter_date], help_text="Between 1900 and 2100."
+    )
+    opened_to = serializers.DateField(
+        required=False, validators=[validate_filter_date], help_text="Between 1900 and 2100."
+    )
 
 
 CasePageSerializer = page_serializer(CaseSummarySerializer, "CasePage", capped=True)

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from rumbo.cases.forms.cases import validate_filter_date
 from rumbo.cases.models import TaskOutcome
 from rumbo.cases.selectors_tasks import (
     ASSIGNED_ANY,
@@ -132,8 +133,12 @@ class DashboardFilterForm(forms.Form):
     """The dashboard's period: this week, month, quarter, year, or two dates (both included)."""
 
     period = forms.ChoiceField(label=_("Period"), choices=PERIOD_CHOICES, required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=DATE_WIDGET)
-    end = forms.DateField(label=_("To"), required=False, widget=DATE_WIDGET)
+    start = forms.DateField(
+        label=_("From"), required=False, widget=DATE_WIDGET, validators=[validate_filter_date]
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=DATE_WIDGET, validators=[validate_filter_date]
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -887,7 +887,10 @@ class CaseTransfer(models.Model):
 
 class CaseAccess(models.Model):
     """Read access an office keeps to a case it no longer owns (the sending office after a transfer): it sees
-    the rows it recorded itself."""
+    the rows it recorded itself, and the case as it was when it left (``snapshot``: its summary, status and
+    reason, priority, worker, members and needs at the acceptance; what the receiving office writes later
+    is not the sending office's to read). An empty snapshot (transfers accepted before it was kept) shows
+    none of those."""
 
     case = models.ForeignKey(
         Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="past_offices"
@@ -897,6 +900,7 @@ class CaseAccess(models.Model):
     )
     since = models.DateTimeField(_("since"), auto_now_add=True)
     transfer = models.ForeignKey(CaseTransfer, on_delete=models.PROTECT, related_name="+")
+    snapshot = models.JSONField(_("the case as it left"), default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("past office of a case")

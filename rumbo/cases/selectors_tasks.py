@@ -12,6 +12,7 @@ more than the rest of the dashboard together at 300,000 cases.)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -37,24 +38,43 @@ ASSIGNED_NOBODY = "nobody"
 _LIST_RELATED = ("case", "case__person", "assigned_to", "office", "referral")
 
 
-def _when(qs: QuerySet[FollowUpTask], when: str, today: date) -> QuerySet[FollowUpTask]:
+#: Today: one date, or each office's own date (office id → date) for lists that span offices whose time
+#: zones differ (at 23:30 in Mexico City it is already tomorrow in Cancún).
+Today = date | Mapping[int, date]
+
+
+def due(today: Today, lookup: str = "", days: int = 0) -> Q:
+    """``due_on`` compared (``lookup``: "", "__lt", "__lte") with today plus ``days``, today being each
+    task's office's date when ``today`` is per office."""
+    if isinstance(today, date):
+        return Q(**{f"due_on{lookup}": today + timedelta(days=days)})
+    offices_by_day: dict[date, list[int]] = {}
+    for office_id, day in today.items():
+        offices_by_day.setdefault(day, []).append(office_id)
+    condition = Q(pk__in=[])
+    for day, office_ids in sorted(offices_by_day.items()):
+        condition |= Q(office_id__in=sorted(office_ids), **{f"due_on{lookup}": day + timedelta(days=days)})
+    return condition
+
+
+def _when(qs: QuerySet[FollowUpTask], when: str, today: Today) -> QuerySet[FollowUpTask]:
     if when == WHEN_DONE:
         return qs.filter(done_at__isnull=False).order_by("-done_at", "-id")
     qs = qs.filter(done_at__isnull=True)
     if when == WHEN_OVERDUE:
-        qs = qs.filter(due_on__lt=today)
+        qs = qs.filter(due(today, "__lt"))
     elif when == WHEN_TODAY:
-        qs = qs.filter(due_on=today)
+        qs = qs.filter(due(today))
     elif when == WHEN_WEEK:
-        qs = qs.filter(due_on__lte=today + timedelta(days=6))
+        qs = qs.filter(due(today, "__lte", 6))
     return qs.order_by("due_on", "id")
 
 
 def tasks_mine(
-    *, user: Any, today: date, when: str = WHEN_ALL, office_ids: set[int] | None = None
+    *, user: Any, today: Today, when: str = WHEN_ALL, office_ids: set[int] | None = None
 ) -> QuerySet[FollowUpTask]:
     """Tasks assigned to ``user`` in the offices where the user may see cases, open ones by due date
-    (``when``: all, overdue, today, week; or done, newest first)."""
+    (``when``: all, overdue, today, week; or done, newest first). ``today`` may be each office's date."""
     offices = set(offices_with_perm(user, Perm.VIEW_CASE))
     if office_ids is not None:
         offices &= set(office_ids)
@@ -134,14 +154,13 @@ def task_get(*, user: Any, pk: int, perm: Perm = Perm.VIEW_CASE) -> FollowUpTask
     return task
 
 
-def task_counts(*, user: Any, office_ids: set[int], today: date) -> dict[str, int]:
-    """Open tasks of ``user``: overdue and due today (for the list's headings), in one query."""
+def task_counts(*, user: Any, office_ids: set[int], today: Today) -> dict[str, int]:
+    """Open tasks of ``user``: overdue and due today (for the list's headings), in one query. ``today`` may
+    be each office's date."""
     qs = FollowUpTask.objects.filter(
+        due(today, "__lte"),
         office_id__in=office_ids & set(offices_with_perm(user, Perm.VIEW_CASE)),
         assigned_to=user,
         done_at__isnull=True,
-        due_on__lte=today,
     )
-    return qs.aggregate(
-        overdue=Count("id", filter=Q(due_on__lt=today)), today=Count("id", filter=Q(due_on=today))
-    )
+    return qs.aggregate(overdue=Count("id", filter=due(today, "__lt")), today=Count("id", filter=due(today)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from rumbo.cases.models import (
@@ -23,6 +24,7 @@ from rumbo.cases.models import (
     ReturnHow,
     ReturnPoint,
 )
+from rumbo.cases.selectors import CaseView
 from rumbo.lib.api import IdField
 
 # --- Reading ---------------------------------------------------------------------------------------------
@@ -123,11 +125,12 @@ class CaseSummarySerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(CaseSummarySerializer):
-    """A whole case. For an office the case was transferred away from (``read_only``), status history lists
-    only what that office recorded."""
+    """A whole case. For an office the case was transferred away from (``read_only``), the case as it was
+    when it left that office (summary, status, worker, members, needs: ``CaseView``), and the status history
+    that office recorded."""
 
     members = serializers.SerializerMethodField(help_text="Person ids of the household members on the case.")
-    needs = CaseNeedSerializer(many=True, read_only=True)
+    needs = serializers.SerializerMethodField()
     status_history = serializers.SerializerMethodField()
     # Named like Field.read_only: DRF's metaclass moves declared fields into _declared_fields, so it is safe.
     read_only = serializers.SerializerMethodField(  # type: ignore[assignment]
@@ -149,8 +152,21 @@ class CaseSerializer(CaseSummarySerializer):
         ]
         read_only_fields = fields
 
+    def _view(self) -> CaseView | None:
+        view = self.context.get("case_view")
+        return view if isinstance(view, CaseView) else None
+
     def get_members(self, case: Case) -> list[int]:
+        view = self._view()
+        if view is not None:
+            return sorted(p.pk for p in view.members())
         return sorted(case.members.values_list("pk", flat=True))
+
+    @extend_schema_field(CaseNeedSerializer(many=True))
+    def get_needs(self, case: Case) -> list[dict[str, Any]]:
+        view = self._view()
+        needs = view.needs() if view is not None else case.needs.order_by("need")
+        return list(CaseNeedSerializer(needs, many=True).data)
 
     def get_status_history(self, case: Case) -> list[dict[str, Any]]:
         rows = CaseStatusChange.objects.filter(case=case).select_related("by").order_by("at", "pk")

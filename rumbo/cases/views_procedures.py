@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,7 +27,9 @@ from rumbo.cases.selectors_referrals import (
     procedure_step_get,
     procedures_for_case,
 )
+from rumbo.cases.services import case_record_view
 from rumbo.cases.services.procedures import procedure_start, procedure_step_update
+from rumbo.cases.services.tasks import office_today
 from rumbo.cases.views_referrals import case_url
 from rumbo.offices.forms import apply_service_errors
 from rumbo.offices.permissions import Perm, has_perm, require_any
@@ -96,7 +97,7 @@ def _detail(
             "procedure": procedure,
             "rows": rows,
             "case_url": case_url(procedure.case),
-            "today": timezone.localdate(),
+            "today": office_today(procedure.case.office),
         },
     )
 
@@ -106,7 +107,16 @@ def _detail(
 def procedure_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A procedure's checklist: steps, documents, due and done dates, progress."""
     require_any(request.user, Perm.VIEW_CASE)
-    return _detail(request, procedure_get(request.user, pk))
+    progress = procedure_get(request.user, pk)
+    procedure = progress.procedure
+    past = None if has_perm(request.user, Perm.VIEW_CASE, procedure.case.office_id) else procedure.office_id
+    case_record_view(
+        actor=request.user,
+        case=procedure.case,
+        past_office_id=past,
+        detail={"page": "procedure", "procedure": procedure.pk},
+    )
+    return _detail(request, progress)
 
 
 @login_required

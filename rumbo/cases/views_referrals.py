@@ -19,7 +19,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -40,6 +39,7 @@ from rumbo.cases.selectors_referrals import (
     referrals_for_case,
 )
 from rumbo.cases.services.referrals import (
+    NO_LETTER,
     TRANSITIONS,
     case_person_ids,
     referral_consent,
@@ -47,6 +47,7 @@ from rumbo.cases.services.referrals import (
     referral_send,
     referral_update_status,
 )
+from rumbo.cases.services.tasks import office_today
 from rumbo.offices.forms import apply_service_errors
 from rumbo.offices.permissions import Perm, has_perm, require_any
 from rumbo.people.models import Person
@@ -86,6 +87,7 @@ def referral_panel_context(user: Any, access: CaseReadAccess) -> dict[str, Any]:
             "open_count": open_referral_count(referrals),
             "can_refer": can_refer,
             "can_update": access.full and has_perm(user, Perm.REFER, case.office_id),
+            "no_letter": NO_LETTER,
             "partial": not access.full,
         }
     }
@@ -137,7 +139,7 @@ def referral_send_view(request: HttpRequest, case_pk: int) -> HttpResponse:
         messages.error(request, _("This case is closed: reopen it first."))
         return redirect(case_url(case))
     persons = _case_persons(case)
-    groups = offerings_for_case(case, timezone.localdate())
+    groups = offerings_for_case(case, office_today(case.office))
     form = ReferralSendForm(request.POST or None, persons=persons, groups=groups)
     can_override = has_perm(request.user, Perm.REFER_WITHOUT_CONSENT, case.office_id)
     if request.method == "POST" and form.is_valid():
@@ -215,9 +217,8 @@ def referral_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _detail(request: HttpRequest, referral: Any, form: ReferralStatusForm | None) -> HttpResponse:
-    can_update = has_perm(request.user, Perm.REFER, referral.case.office_id) and bool(
-        TRANSITIONS.get(referral.status)
-    )
+    can_refer = has_perm(request.user, Perm.REFER, referral.case.office_id)
+    can_update = can_refer and bool(TRANSITIONS.get(referral.status))
     return render(
         request,
         "cases/referrals/detail.html",
@@ -228,6 +229,7 @@ def _detail(request: HttpRequest, referral: Any, form: ReferralStatusForm | None
             if form is not None
             else (ReferralStatusForm(referral=referral) if can_update else None),
             "can_update": can_update,
+            "can_print": can_refer and referral.status not in NO_LETTER,
             "case_url": case_url(referral.case),
         },
     )
@@ -280,10 +282,17 @@ def referral_status_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def referral_letter_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The referral letter as a PDF in Spanish, shown in the browser (every print is audited)."""
-    require_any(request.user, Perm.VIEW_CASE)
-    referral = referral_get(request.user, pk)
-    pdf = referral_letter(actor=request.user, referral=referral)
+    """The referral letter as a PDF in Spanish, shown in the browser (every print is audited). Printing it
+    is referring (``REFER`` in the case's office); a letter that may not be printed (cancelled or rejected
+    referral, consent no longer given) sends back to the referral with the reason."""
+    require_any(request.user, Perm.REFER)
+    referral = referral_get(request.user, pk, Perm.REFER)
+    try:
+        pdf = referral_letter(actor=request.user, referral=referral)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("cases:referral_detail", pk=referral.pk)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="canalizacion-{referral.pk:06d}.pdf"'
     response["Cache-Control"] = "no-store"

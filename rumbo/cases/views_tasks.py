@@ -21,7 +21,6 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -40,6 +39,7 @@ from rumbo.cases.selectors_tasks import (
     WHEN_ALL,
     WHEN_DONE,
     WHEN_OVERDUE,
+    Today,
     case_for_tasks,
     case_tasks,
     task_counts,
@@ -47,6 +47,7 @@ from rumbo.cases.selectors_tasks import (
     tasks_mine,
     tasks_overdue,
 )
+from rumbo.cases.services import case_record_view
 from rumbo.cases.services.tasks import office_today, task_complete, task_create, task_reschedule
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, member_office_ids, require, require_any
@@ -125,10 +126,12 @@ def _paginate(request: HttpRequest, qs: Any) -> Page[Any]:
     return paginator.page(number)
 
 
-def _annotate(tasks: Sequence[FollowUpTask], today: date) -> None:
+def _annotate(tasks: Sequence[FollowUpTask], today: Today) -> None:
     for task in tasks:
+        day = today if isinstance(today, date) else today[task.office_id]
         task.case_link = case_url(task.case_id)  # type: ignore[attr-defined]
-        task.is_overdue = task.done_at is None and task.due_on < today  # type: ignore[attr-defined]
+        task.is_overdue = task.done_at is None and task.due_on < day  # type: ignore[attr-defined]
+        task.is_due_today = task.done_at is None and task.due_on == day  # type: ignore[attr-defined]
 
 
 def _query(**params: Any) -> str:
@@ -149,11 +152,12 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_GET
 def task_mine(request: HttpRequest) -> HttpResponse:
     """Open tasks assigned to me in every office where I see cases, by due date (filters: overdue, today,
-    within a week, done)."""
+    within a week, done); "today" is each task's office's date."""
     allowed = require_any(request.user, Perm.VIEW_CASE)
     form = TaskFilterForm(request.GET or None)
     when = form.value("when", WHEN_ALL)
-    today = timezone.localdate()
+    # Each task's "today" is its office's: the user's offices may lie in different time zones.
+    today = {office.pk: office_today(office) for office in Office.objects.filter(pk__in=allowed)}
     page = _paginate(request, tasks_mine(user=request.user, today=today, when=when))
     _annotate(list(page.object_list), today)
     counts = task_counts(user=request.user, office_ids=set(allowed), today=today)
@@ -162,7 +166,6 @@ def task_mine(request: HttpRequest) -> HttpResponse:
         "when": when,
         "page": page,
         "counts": counts,
-        "today": today,
         "show_office": len(allowed) > 1,
         "page_query": _query(when=when if when != WHEN_ALL else ""),
         "can_change_in": {o for o in allowed if has_perm(request.user, Perm.CHANGE_CASE, o)},
@@ -231,6 +234,7 @@ def panel_context(request: HttpRequest, case_pk: int, **extra: Any) -> dict[str,
         "rows": rows,
         "done": data.done,
         "read_only": data.read_only,
+        "office_id": data.office_id,
         "can_change": can_change and not data.case.is_closed,
         "today": today,
         "case_link": case_url(data.case.pk),
@@ -247,6 +251,12 @@ def task_case(request: HttpRequest, case_pk: int) -> HttpResponse:
     """The tasks of a case: the panel of the case page (htmx) or a page of its own (without JavaScript)."""
     require_any(request.user, Perm.VIEW_CASE)
     context = panel_context(request, case_pk)
+    case_record_view(
+        actor=request.user,
+        case=context["case"],
+        past_office_id=context["office_id"] if context["read_only"] else None,
+        detail={"page": "tasks"},
+    )
     template = "cases/tasks/_panel.html" if is_htmx(request) else "cases/tasks/case.html"
     return _no_store(render(request, template, context))
 

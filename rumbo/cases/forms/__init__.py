@@ -3,18 +3,21 @@
 from rumbo.cases.forms.attachments import AttachmentForm
 from rumbo.cases.forms.cases import (
     DATE_WIDGET,
+    FILTER_YEARS,
     CaseFilterForm,
     CaseForm,
     NoteForm,
     StatusForm,
     add_service_errors,
     office_workers,
+    validate_filter_date,
 )
 from rumbo.cases.forms.returns import ArrivalForm, ReturnForm, ReturnPointForm
 from rumbo.cases.forms.transfers import TransferDecideForm, TransferRequestForm
 
 __all__ = [
     "DATE_WIDGET",
+    "FILTER_YEARS",
     "ArrivalForm",
     "AttachmentForm",
     "CaseFilterForm",
@@ -27,4 +30,5 @@ __all__ = [
     "TransferRequestForm",
     "add_service_errors",
     "office_workers",
+    "validate_filter_date",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,20 @@ from rumbo.offices.permissions import ROLE_PERMS, Perm
 from rumbo.people.models import Person
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+#: Years a filter date may fall in. A day near the end of the calendar (9999-12-31) cannot be turned into
+#: the range [day, day + 1) that the lists and the dashboard query: such input is an error at the field.
+FILTER_YEARS = (1900, 2100)
+
+
+def validate_filter_date(value: datetime.date) -> None:
+    """Refuse a filter date outside :data:`FILTER_YEARS` (forms and API query parameters alike)."""
+    first, last = FILTER_YEARS
+    if not first <= value.year <= last:
+        raise ValidationError(
+            _("Enter a date between %(first)d and %(last)d."),
+            code="date_range",
+            params={"first": first, "last": last},
+        )
 
 
 def add_service_errors(
@@ -195,5 +210,9 @@ class CaseFilterForm(forms.Form):
         label=_("Priority"), required=False, choices=[("", _("Any priority")), *Priority.choices]
     )
     mine = forms.BooleanField(label=_("Assigned to me"), required=False)
-    opened_from = forms.DateField(label=_("Opened from"), required=False, widget=DATE_WIDGET)
-    opened_to = forms.DateField(label=_("Opened until"), required=False, widget=DATE_WIDGET)
+    opened_from = forms.DateField(
+        label=_("Opened from"), required=False, widget=DATE_WIDGET, validators=[validate_filter_date]
+    )
+    opened_to = forms.DateField(
+        label=_("Opened until"), required=False, widget=DATE_WIDGET, validators=[validate_filter_date]
+    )

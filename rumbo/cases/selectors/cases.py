@@ -5,7 +5,9 @@ Who sees a case:
 * **its office** (users with ``VIEW_CASE`` there): everything about the case, whoever recorded it;
 * **an office the case was transferred away from** (``CaseAccess``): read-only, and only the rows that office
   recorded itself (notes, attachments, status changes, referrals, returns…: rows whose ``office`` is that
-  office). :class:`CaseView` says which rows to show (``rows_office_id``);
+  office). :class:`CaseView` says which rows to show (``rows_office_id``). The case itself — summary, status
+  and its reason, priority, worker, members, needs — is shown as it was when it left (``CaseAccess.snapshot``,
+  see :func:`show_as_it_left`): what the receiving office writes afterwards is not the past office's;
 * **anyone else**: 404. A user of the case's office without ``VIEW_CASE`` gets 403.
 
 Cases are read through ``Case._base_manager`` with explicit office filters: a transferred case is outside the
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -58,6 +62,8 @@ class CaseView:
     read_only: bool
     rows_office_id: int | None
     user_perms: frozenset[Perm] = field(default_factory=frozenset)
+    #: For a past office: the case as it left (``CaseAccess.snapshot``; ``{}`` when none was kept).
+    as_left: Mapping[str, Any] | None = None
 
     def can(self, perm: Perm) -> bool:
         """Whether the user may do ``perm`` on this case (never on a past office's read-only view)."""
@@ -68,6 +74,48 @@ class CaseView:
         if self.rows_office_id is None:
             return queryset
         return queryset.filter(office_id=self.rows_office_id)
+
+    def needs(self) -> list[CaseNeed]:
+        """The case's needs by name; for a past office, those it left the case with (unsaved rows)."""
+        if self.as_left is None:
+            return list(CaseNeed.objects.filter(case=self.case).order_by("need"))
+        return [
+            CaseNeed(case=self.case, need=n["need"], note=n.get("note", ""), met_at=_moment(n.get("met_at")))
+            for n in sorted(self.as_left.get("needs", []), key=lambda n: n["need"])
+        ]
+
+    def members(self) -> list[Person]:
+        """The household members on the case; for a past office, those it left the case with."""
+        if self.as_left is None:
+            persons = Person._base_manager.filter(member_of_cases=self.case)
+        else:
+            persons = Person._base_manager.filter(pk__in=list(self.as_left.get("members", [])))
+        return list(persons.order_by("given_names", "pk"))
+
+
+def _moment(value: Any) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def show_as_it_left(cases: Sequence[tuple[Case, Mapping[str, Any]]]) -> None:
+    """Give each case the values it had when it left the past office reading it (``snapshot`` of that
+    office's ``CaseAccess``), in memory only: a past office never writes the case. Without a snapshot
+    (transfers accepted before one was kept) the summary, reason, worker and links to returns are blank."""
+    workers = get_user_model()._default_manager.in_bulk(
+        {snap["assigned_to"] for _, snap in cases if snap.get("assigned_to")}
+    )
+    for case, snap in cases:
+        case.summary = snap.get("summary", "")
+        case.status_reason = snap.get("status_reason", "")
+        case.assigned_to = workers.get(snap.get("assigned_to"))
+        case.return_event_id = snap.get("return_event")
+        case.arrival_event_id = snap.get("arrival_event")
+        if snap:
+            case.status = snap["status"]
+            case.closed_at = _moment(snap.get("closed_at"))
+            case.priority = snap["priority"]
+            case.vulnerable = snap["vulnerable"]
+            case.updated_at = _moment(snap.get("updated_at")) or case.updated_at
 
 
 _CASE_PERMS = (Perm.VIEW_CASE, Perm.CHANGE_CASE, Perm.REFER, Perm.REFER_WITHOUT_CONSENT, Perm.TRANSFER_CASE)
@@ -118,7 +166,18 @@ def case_view_get(user: Any, pk: int) -> CaseView:
     readable = [office_id for office_id in past if has_perm(user, Perm.VIEW_CASE, office_id)]
     if not readable:
         raise PermissionDenied
-    return CaseView(case, read_only=True, rows_office_id=readable[0], user_perms=frozenset({Perm.VIEW_CASE}))
+    as_left = (
+        CaseAccess.objects.filter(case=case, office_id=readable[0]).values_list("snapshot", flat=True).first()
+        or {}
+    )
+    show_as_it_left([(case, as_left)])
+    return CaseView(
+        case,
+        read_only=True,
+        rows_office_id=readable[0],
+        user_perms=frozenset({Perm.VIEW_CASE}),
+        as_left=as_left,
+    )
 
 
 # --- The case page ---------------------------------------------------------------------------------------
@@ -151,8 +210,8 @@ def case_detail(*, user: Any, pk: int) -> CaseDetail:
     see them (see the module docstring). The caller audits the view (``services.case_record_view``)."""
     view = case_view_get(user, pk)
     case = view.case
-    members = list(Person._base_manager.filter(member_of_cases=case).order_by("given_names", "pk"))
-    needs = list(CaseNeed.objects.filter(case=case).order_by("need"))
+    members = view.members()
+    needs = view.needs()
     changes = view.rows(CaseStatusChange.objects.filter(case=case)).select_related("by").order_by("at", "pk")
     notes = view.rows(CaseNote.objects.filter(case=case)).select_related("created_by", "office")
     attachments = view.rows(Attachment.objects.filter(case=case)).select_related("uploaded_by", "office")
@@ -299,6 +358,12 @@ def case_list(
             start_at : start_at + page_size
         ]
     )
+    if transferred:  # as each case left the user's office (the first one, as on the case page)
+        as_left: dict[int, Mapping[str, Any]] = {}
+        accesses = CaseAccess.objects.filter(case__in=cases, office_id__in=offices).order_by("office_id")
+        for case_id, snapshot in accesses.values_list("case_id", "snapshot"):
+            as_left.setdefault(case_id, snapshot)
+        show_as_it_left([(case, as_left.get(case.pk, {})) for case in cases])
     return CasePage(cases, total, capped, page, page_size)
 
 

@@ -42,6 +42,19 @@ EXTENSION = {PDF: "pdf", JPEG: "jpg", PNG: "png", DOCX: "docx", ODT: "odt"}
 #: File-name extensions accepted at upload (the content decides the type).
 ACCEPTED_SUFFIXES = frozenset({".pdf", ".jpg", ".jpeg", ".png", ".docx", ".odt"})
 _ODT_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.text"
+NAME_MAX = Attachment._meta.get_field("original_name").max_length or 255
+TITLE_MAX = Attachment._meta.get_field("title").max_length or 200
+
+
+def fit_name(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` characters, keeping a short extension (``acta…x.pdf``): the name stays
+    recognisable and its type visible. A name with no such extension is simply cut."""
+    if len(name) <= limit:
+        return name
+    suffix = Path(name).suffix
+    if suffix and len(suffix) <= 10 < limit:
+        return name[: limit - len(suffix)] + suffix
+    return name[:limit]
 
 
 def max_bytes() -> int:
@@ -165,9 +178,9 @@ def attachment_add(*, actor: Any, case: Case, upload: Any, title: str = "") -> A
     "file" (and "title") and leave nothing behind. Needs ``CHANGE_CASE``. Audits ``ATTACHMENT_ADD``.
     """
     require(actor, Perm.CHANGE_CASE, case.office_id)
-    original = Path(str(getattr(upload, "name", "") or "")).name[:255]
+    original = fit_name(Path(str(getattr(upload, "name", "") or "")).name, NAME_MAX)
     errors = FieldErrors()
-    title = errors.check("title", lambda: clean_text(title, 200)) or ""
+    title = errors.check("title", lambda: clean_text(title, TITLE_MAX)) or ""
     suffix = Path(original).suffix.lower()
     if not original:
         errors.add("file", _("Choose a file."))
@@ -199,7 +212,7 @@ def attachment_add(*, actor: Any, case: Case, upload: Any, title: str = "") -> A
             attachment = Attachment.objects.create(
                 case=case,
                 office_id=case.office_id,
-                title=title or original,
+                title=title or fit_name(original, TITLE_MAX),
                 original_name=original,
                 content_type=content_type,
                 size=size,

@@ -32,6 +32,7 @@ from rumbo.cases.models import (
     ReturnEvent,
 )
 from rumbo.cases.services.returns import household_companions, office_today
+from rumbo.cases.services.transfers import cases_waiting_for_transfer
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, require
 from rumbo.people.models import Person
@@ -170,7 +171,8 @@ def case_open(
     ``<OFFICE-CODE>-<YEAR>-<00001>`` (the office row is locked while it is chosen, and a clash with a number
     written meanwhile by other means is retried). Needs ``CHANGE_CASE`` in the office. Members must be
     persons of the office linked to the person's household; the assigned worker must be a caseworker of the
-    office. Writes the first status change, audits ``CASE_OPEN`` and schedules the default follow-up tasks.
+    office; no case of the person may be waiting for an answer to a transfer (accepting it moves the
+    person). Writes the first status change, audits ``CASE_OPEN`` and schedules the default follow-up tasks.
     """
     office = office or person.office
     require(actor, Perm.CHANGE_CASE, office.pk)
@@ -181,6 +183,16 @@ def case_open(
             _("This person is registered by another office: the case is opened where the person is."),
         )
     require_live(person)
+    waiting = cases_waiting_for_transfer(person)
+    if waiting:
+        errors.add(
+            "person",
+            _(
+                "This person is in case %(numbers)s, whose transfer to another office is waiting for an "
+                "answer: open a new case once the transfer is answered or withdrawn."
+            )
+            % {"numbers": ", ".join(waiting)},
+        )
     clean_needs = _clean_needs(needs, errors)
     errors.check("priority", lambda: valid_choice(priority, Priority, _("Choose a valid priority.")))
     summary = errors.check("summary", lambda: clean_text(summary, SUMMARY_MAX)) or ""
@@ -469,16 +481,26 @@ def case_note_add(*, actor: Any, case: Case, text: str) -> CaseNote:
     return note
 
 
-def case_record_view(*, actor: Any, case: Case, via: str = "web", past_office_id: int | None = None) -> None:
-    """Audit one read of a case (``CASE_VIEW`` on the page, ``CASE_API_READ`` through the API). The event's
-    office is the case's office; ``past_office_id`` records that a past office read it (its read access)."""
-    detail: dict[str, Any] = {"via": via}
+def case_record_view(
+    *,
+    actor: Any,
+    case: Case,
+    via: str = "web",
+    past_office_id: int | None = None,
+    office: Office | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit one read of a case (``CASE_VIEW`` on a page, ``CASE_API_READ`` through the API). The event's
+    office is the case's office, or ``office`` when another office reads it by right (the office a
+    transfer is sent to); ``past_office_id`` records that a past office read it (its read access);
+    ``detail`` says what was read besides the case (a page of it: its tasks, a procedure…)."""
+    recorded: dict[str, Any] = {"via": via, **(detail or {})}
     if past_office_id is not None:
-        detail["past_office"] = past_office_id
+        recorded["past_office"] = past_office_id
     audit_record(
         actor=actor,
         action=Action.CASE_API_READ if via == "api" else Action.CASE_VIEW,
-        office=case.office,
+        office=office or case.office,
         obj=case,
-        detail=detail,
+        detail=recorded,
     )

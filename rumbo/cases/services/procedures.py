@@ -16,12 +16,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record, diff, snapshot
 from rumbo.cases.models import Case, Procedure, ProcedureKind, ProcedureStep
+from rumbo.cases.services.tasks import office_today
 from rumbo.lib.validation import FieldErrors, clean_text
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, require
@@ -197,8 +197,8 @@ def procedure_kind_update(
 
 def procedure_start(*, actor: Any, case: Case, kind: ProcedureKind) -> Procedure:
     """Start a procedure of type ``kind`` for ``case`` (``CHANGE_CASE`` in the case's office): its steps
-    are copied with due dates counted from today. The type must be one of the case office's, in use; the
-    case must not be closed. Audits ``PROCEDURE_UPDATE``."""
+    are copied with due dates counted from today (the office's date). The type must be one of the case
+    office's, in use; the case must not be closed. Audits ``PROCEDURE_UPDATE``."""
     require(actor, Perm.CHANGE_CASE, case.office_id)
     errors = FieldErrors()
     if kind.office_id != case.office_id or not kind.is_active:
@@ -206,8 +206,8 @@ def procedure_start(*, actor: Any, case: Case, kind: ProcedureKind) -> Procedure
     if case.is_closed:
         errors.add("__all__", _("This case is closed: reopen it first."))
     errors.raise_if_any()
-    today = timezone.localdate()
     office = Office.objects.get(pk=case.office_id)
+    today = office_today(office)
     with transaction.atomic():
         procedure = Procedure.objects.create(
             case=case, office=office, kind=kind, title=kind.name, started_on=today
@@ -242,13 +242,14 @@ def procedure_step_update(
     *, actor: Any, step: ProcedureStep, done_on: datetime.date | None, note: str = ""
 ) -> ProcedureStep:
     """Mark a step done on ``done_on`` (or not done, with ``None``) and keep a note (``CHANGE_CASE`` in
-    the case's office). The date cannot be in the future. When every step is done the procedure is done
-    (finished on the last date); undoing a step puts it back in progress. Audits ``PROCEDURE_UPDATE``."""
+    the case's office). The date cannot be in the future (at the office). When every step is done the
+    procedure is done (finished on the last date); undoing a step puts it back in progress. Audits
+    ``PROCEDURE_UPDATE``."""
     procedure = Procedure.objects.select_related("case").get(pk=step.procedure_id)
     case = procedure.case
     require(actor, Perm.CHANGE_CASE, case.office_id)
     errors = FieldErrors()
-    if done_on is not None and done_on > timezone.localdate():
+    if done_on is not None and done_on > office_today(case.office):
         errors.add("done_on", _("The date cannot be in the future."))
     clean_note = errors.check("note", lambda: clean_text(note, 300)) or ""
     if procedure.status == Procedure.Status.ABANDONED:

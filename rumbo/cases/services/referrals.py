@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from rumbo.audit.models import Action
 from rumbo.audit.services import audit_record
 from rumbo.cases.models import Case, Offering, Referral, ReferralEvent, ReferralStatus
+from rumbo.cases.services.tasks import office_today
 from rumbo.lib.validation import FieldErrors, clean_text
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, require
@@ -49,6 +50,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 TERMINAL = frozenset(
     {ReferralStatus.DELIVERED, ReferralStatus.REJECTED, ReferralStatus.NO_SHOW, ReferralStatus.CANCELLED}
 )
+#: Referrals that will not happen: no letter is printed for them (it would send the person for nothing).
+NO_LETTER = frozenset({ReferralStatus.CANCELLED, ReferralStatus.REJECTED})
 
 
 def referral_consent(person: Person) -> ConsentRecord | None:
@@ -124,8 +127,8 @@ def referral_send(
     service (``offering``), needing ``REFER`` in the case's office.
 
     Refused (ValidationError, nothing saved) when the person is not in the case, the offering is not one
-    of the office's or is not valid today, the person is clearly outside the ages the offering serves
-    (:func:`age_refusal`), the case is closed, or the person has not agreed to share data
+    of the office's or is not valid today (the office's date), the person is clearly outside the ages the
+    offering serves (:func:`age_refusal`), the case is closed, or the person has not agreed to share data
     with institutions — unless ``override_reason`` is given by an actor with ``REFER_WITHOUT_CONSENT``.
     Audits ``REFERRAL_SEND`` (and ``REFERRAL_CONSENT_OVERRIDE`` for an override).
     """
@@ -136,7 +139,8 @@ def referral_send(
         errors.add("person", _("Choose the person of the case or a household member of the case."))
     elif person.anonymised_at is not None or person.merged_into_id is not None:
         errors.add("person", _("This person's record can no longer be used."))
-    today = timezone.localdate()
+    office = Office.objects.get(pk=case.office_id)
+    today = office_today(office)
     if offering.institution.office_id != case.office_id:
         errors.add("offering", _("Choose a service of this office's directory."))
     elif not offering_is_current(offering, today):
@@ -176,7 +180,6 @@ def referral_send(
         else:
             override = True
     errors.raise_if_any()
-    office = Office.objects.get(pk=case.office_id)
     is_user = getattr(actor, "is_authenticated", False)
     with transaction.atomic():
         referral = Referral.objects.create(
@@ -305,9 +308,10 @@ def _letter_context(referral: Referral) -> dict[str, Any]:
         else None
     )
     worker = referral.created_by
+    office = Office.objects.get(pk=referral.office_id)
     return {
         "referral": referral,
-        "office": Office.objects.get(pk=referral.office_id),
+        "office": office,
         "offering": offering,
         "service": offering.service,
         "institution": offering.institution,
@@ -315,7 +319,7 @@ def _letter_context(referral: Referral) -> dict[str, Any]:
         "curp": curp.number if curp else "",
         "phone": phone.e164 if phone else "",
         "worker": (worker.get_full_name() or worker.get_username()) if worker else "",
-        "today": timezone.localdate(),
+        "today": office_today(office),
         "folio": f"{referral.pk:06d}",
     }
 
@@ -326,15 +330,48 @@ def referral_letter_html(referral: Referral) -> str:
         return render_to_string("cases/referrals/letter.html", _letter_context(referral))
 
 
+def _check_letter(actor: Any, referral: Referral, case: Case) -> None:
+    """Refuse the letter of a referral that will not happen, or whose person's data may no longer be
+    shared: the consent the referral was sent with must still be given; a referral sent without consent
+    is printed only by someone who may refer without it (as when it was sent)."""
+    if referral.status in NO_LETTER:
+        raise ValidationError(
+            _("This referral is closed (%(status)s): its letter can no longer be printed.")
+            % {"status": ReferralStatus(referral.status).label},
+            code="closed",
+        )
+    person = Person._base_manager.get(pk=referral.person_id)
+    if referral_consent(person) is not None:
+        return
+    if not referral.consent_override_reason:
+        raise ValidationError(
+            _("%(name)s no longer agrees to share data with institutions: the letter cannot be printed.")
+            % {"name": person.full_name},
+            code="consent",
+        )
+    if not has_perm(actor, Perm.REFER_WITHOUT_CONSENT, case.office_id):
+        raise ValidationError(
+            _(
+                "%(name)s has not agreed to share data with institutions: only those who may refer without "
+                "consent may print this letter."
+            )
+            % {"name": person.full_name},
+            code="consent",
+        )
+
+
 def referral_letter(*, actor: Any, referral: Referral) -> bytes:
     """The printable referral letter (PDF, Spanish) for an institution: office letterhead, date, folio,
     institution and service, the person's data the consent covers, the reason, the requirements and the
-    worker's name. Needs ``VIEW_CASE`` in the referral's office or the case's; audits ``REFERRAL_LETTER``."""
+    worker's name.
+
+    The letter carries the person's CURP and phone to an institution, so printing it is part of referring:
+    it needs ``REFER`` in the case's current office (403 otherwise — an auditor, or the office the case was
+    transferred away from). Refused (ValidationError) for a cancelled or rejected referral and when the
+    consent is no longer given (see :func:`_check_letter`). Audits ``REFERRAL_LETTER``."""
     case = Case._base_manager.get(pk=referral.case_id)
-    if not (
-        has_perm(actor, Perm.VIEW_CASE, case.office_id) or has_perm(actor, Perm.VIEW_CASE, referral.office_id)
-    ):
-        raise PermissionDenied
+    require(actor, Perm.REFER, case.office_id)
+    _check_letter(actor, referral, case)
     import weasyprint  # imported here: loading it (and its fonts) costs time that other pages need not pay
 
     html = referral_letter_html(referral)

@@ -55,6 +55,54 @@ def _other_open_cases(case: Case, persons: list[Person]) -> list[str]:
     )
 
 
+def cases_waiting_for_transfer(person: Person) -> list[str]:
+    """Numbers of the cases of ``person`` (as holder or household member) whose transfer to another office
+    is waiting for an answer: accepting it moves the person, so no other case may be opened meanwhile."""
+    return list(
+        Case._base_manager.filter(Q(person_id=person.pk) | Q(members=person.pk))
+        .filter(transfers__status=CaseTransfer.Status.REQUESTED)
+        .order_by("number")
+        .values_list("number", flat=True)
+        .distinct()
+    )
+
+
+def _refuse_other_open_cases(case: Case) -> None:
+    blocking = _other_open_cases(case, _persons_of(case))
+    if blocking:
+        raise ValidationError(
+            _(
+                "The persons of this case are also in other open cases of your office (%(numbers)s): "
+                "close or transfer those first."
+            )
+            % {"numbers": ", ".join(blocking)},
+            code="other_cases",
+        )
+
+
+def _case_as_it_leaves(case: Case) -> dict[str, Any]:
+    """The case as the sending office leaves it (kept on its ``CaseAccess``): what it recorded on the case
+    itself. Later changes are the receiving office's and are not shown to the sending office."""
+    needs = CaseNeed.objects.filter(case=case).order_by("need")
+    return {
+        "summary": case.summary,
+        "status": case.status,
+        "status_reason": case.status_reason,
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "priority": case.priority,
+        "vulnerable": case.vulnerable,
+        "assigned_to": case.assigned_to_id,
+        "return_event": case.return_event_id,
+        "arrival_event": case.arrival_event_id,
+        "updated_at": case.updated_at.isoformat(),
+        "members": sorted(case.members.values_list("pk", flat=True)),
+        "needs": [
+            {"need": n.need, "note": n.note, "met_at": n.met_at.isoformat() if n.met_at else None}
+            for n in needs
+        ],
+    }
+
+
 def case_transfer_request(*, actor: Any, case: Case, to_office: Office, reason: str) -> CaseTransfer:
     """Ask ``to_office`` to take over ``case`` (the person moved to its state).
 
@@ -81,16 +129,7 @@ def case_transfer_request(*, actor: Any, case: Case, to_office: Office, reason: 
                 {"to_office": [_("A transfer of this case is already waiting for an answer.")]},
                 code="pending",
             )
-        blocking = _other_open_cases(locked, _persons_of(locked))
-        if blocking:
-            raise ValidationError(
-                _(
-                    "The persons of this case are also in other open cases of your office (%(numbers)s): "
-                    "close or transfer those first."
-                )
-                % {"numbers": ", ".join(blocking)},
-                code="other_cases",
-            )
+        _refuse_other_open_cases(locked)
         transfer = CaseTransfer.objects.create(
             case=locked,
             from_office_id=locked.office_id,
@@ -141,9 +180,11 @@ def case_transfer_decide(*, actor: Any, transfer: CaseTransfer, accept: bool, no
     """Accept or reject a transfer sent to the actor's office (``TRANSFER_CASE`` there); rejecting needs a
     note for the sending office.
 
-    Accepting moves the case, its person and the household members on the case to the receiving office,
-    unassigns the case and moves its open follow-up tasks, and gives the sending office read access to what it
-    recorded (``CaseAccess``). Audits ``CASE_TRANSFER_DECIDE`` (and ``PERSON_UPDATE`` per person moved).
+    Accepting is refused while the case's persons are in other open cases of the sending office (as at the
+    request: one may have been reopened since). It moves the case, its person and the household members on
+    the case to the receiving office, unassigns the case and moves its open follow-up tasks, and gives the
+    sending office read access to what it recorded and to the case as it left (``CaseAccess``). Audits
+    ``CASE_TRANSFER_DECIDE`` (and ``PERSON_UPDATE`` per person moved).
     """
     require(actor, Perm.TRANSFER_CASE, transfer.to_office_id)
     errors = FieldErrors()
@@ -167,6 +208,9 @@ def case_transfer_decide(*, actor: Any, transfer: CaseTransfer, accept: bool, no
         moved: list[int] = []
         skipped: list[int] = []
         if accept:
+            # Checked again: a case of the same persons may have been reopened since the request.
+            _refuse_other_open_cases(case)
+            as_it_leaves = _case_as_it_leaves(case)
             for person in _persons_of(case):
                 live = person.merged_into_id is None and person.anonymised_at is None
                 if person.office_id == locked.from_office_id and live:
@@ -183,7 +227,9 @@ def case_transfer_decide(*, actor: Any, transfer: CaseTransfer, accept: bool, no
             # The needs' copy of the case's office (the dashboard counts needs by it).
             CaseNeed.objects.filter(case=case).update(office=locked.to_office)
             CaseAccess.objects.update_or_create(
-                case=case, office_id=locked.from_office_id, defaults={"transfer": locked}
+                case=case,
+                office_id=locked.from_office_id,
+                defaults={"transfer": locked, "snapshot": as_it_leaves},
             )
         locked.status = CaseTransfer.Status.ACCEPTED if accept else CaseTransfer.Status.REJECTED
         locked.decided_at = timezone.now()

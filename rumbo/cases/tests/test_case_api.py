@@ -215,3 +215,10 @@ def test_schema_documents_the_routes(world):
         "/api/v1/persons/{id}/returns/",
     ):
         assert route in paths, route
+
+
+@pytest.mark.parametrize("field", ["opened_from", "opened_to"])
+def test_list_refuses_a_far_date_at_the_field(world, case, field):
+    response = token_client(world.caseworker).get(LIST, {field: "9999-12-31"}, HTTP_ACCEPT_LANGUAGE="en")
+    error = assert_error(response, 400)
+    assert error["fields"] == {field: ["Enter a date between 1900 and 2100."]}

@@ -211,3 +211,14 @@ def test_download_is_an_audited_attachment_with_nosniff(world, case, data_dir):
         == 404
     )
     assert AuditEvent.objects.filter(action=Action.ATTACHMENT_DOWNLOAD).count() == 1
+
+
+def test_a_long_file_name_fits_the_title_and_keeps_its_extension(world, case):
+    # 250 characters: within the file name's 255, beyond the title's 200 (PostgreSQL refused it: a 500).
+    name = "acta-de-nacimiento-" + "x" * 227 + ".pdf"
+    attachment = attachment_add(actor=world.caseworker, case=case, upload=SimpleUploadedFile(name, PDF_BYTES))
+    stored = Attachment.objects.get(pk=attachment.pk)
+    title_max = Attachment._meta.get_field("title").max_length
+    assert title_max is not None and len(stored.title) <= title_max
+    assert stored.title.endswith(".pdf") and stored.title.startswith("acta-de-nacimiento-")
+    assert stored.original_name == name

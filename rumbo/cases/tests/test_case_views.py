@@ -360,3 +360,12 @@ def test_edit_a_case(world, objects, family):
     assert case.priority == "urgent" and case.assigned_to == world.admin
     assert list(case.needs.values_list("need", flat=True)) == ["work"]
     assert list(case.members.values_list("pk", flat=True)) == [family.children[0].pk]
+
+
+@pytest.mark.parametrize("field", ["opened_from", "opened_to"])
+def test_case_list_refuses_a_far_date_at_the_field(world, objects, field):
+    # 9999-12-31 + 1 day does not exist: the list answered 500.
+    response = world.client_for(world.caseworker).get(reverse("cases:list"), {field: "9999-12-31"}, **EN)
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == ["Enter a date between 1900 and 2100."]
+    assert "Enter a date between 1900 and 2100." in response.content.decode()

@@ -307,3 +307,18 @@ def test_the_trend_counted_per_range_equals_the_grouped_count(world, figures, mo
         assert one.opened_by_status == other.opened_by_status
         assert one.opened_in_period == other.opened_in_period
     assert first[0].opened_in_period == 4 and sum(b.count for b in first[2].trend) == 5
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [("9999-12-01", "9999-12-31", "end"), ("1000-01-01", "1000-01-31", "start")],
+)
+def test_a_custom_period_out_of_range_is_an_error_at_the_field(world, start, end, field):
+    # 9999-12-31 + 1 day (and the month after December 9999) do not exist: the dashboard answered 500.
+    with time_machine.travel(NOW, tick=False):
+        response = _client(world, world.caseworker).get(
+            reverse("cases:dashboard"), {"period": "custom", "start": start, "end": end}
+        )
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == ["Enter a date between 1900 and 2100."]
+    assert "Enter a date between 1900 and 2100." in response.content.decode()

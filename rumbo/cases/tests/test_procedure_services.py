@@ -163,3 +163,16 @@ def test_a_step_cannot_be_done_in_the_future_and_auditors_cannot_mark_steps(worl
     assert exc.value.message_dict == {"done_on": ["The date cannot be in the future."]}
     with pytest.raises(PermissionDenied):
         procedure_step_update(actor=world.auditor, step=step, done_on=TODAY)
+
+
+def test_dates_are_the_office_s_not_the_server_s(world, case, apostille):
+    from rumbo.offices.models import Office
+
+    # 2 March 05:30 UTC: still 1 March in Mexico City (the server's zone), already 2 March in Cancún.
+    Office.objects.filter(pk=world.michoacan.pk).update(time_zone="America/Cancun")
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 5, 30, tzinfo=UTC), tick=False):
+        procedure = procedure_start(actor=world.caseworker, case=case, kind=apostille)
+        assert procedure.started_on == TODAY
+        step = procedure.steps.order_by("order").first()
+        procedure_step_update(actor=world.caseworker, step=step, done_on=TODAY)  # not "in the future"
+    assert ProcedureStep.objects.get(pk=step.pk).done_on == TODAY

@@ -97,3 +97,13 @@ def test_start_page_without_types(world):
     case = open_case(world, returnee(world))
     page = client(world, "caseworker").get(reverse("cases:procedure_start", args=[case.pk])).content.decode()
     assert "This office has no procedure types yet." in page
+
+
+def test_the_checklist_is_audited_as_a_case_view(world, s):
+    from rumbo.audit.models import Action, AuditEvent
+
+    response = client(world, "auditor").get(reverse("cases:procedure_detail", args=[s.procedure.pk]))
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=Action.CASE_VIEW, actor=world.auditor)
+    assert (event.object_type, event.object_id) == ("cases.case", str(s.case.pk))
+    assert event.office_id == world.michoacan.pk and event.detail["procedure"] == s.procedure.pk

@@ -315,10 +315,10 @@ def test_letter_is_spanish_whatever_the_language(sent):
 
 def test_letter_is_a_real_pdf_with_the_person_and_is_audited(sent):
     world, referral = sent
-    pdf = referral_letter(actor=world.auditor, referral=referral)
+    pdf = referral_letter(actor=world.caseworker, referral=referral)
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF") and len(pdf) > 5000
     event = _events(Action.REFERRAL_LETTER, referral).get()
-    assert event.actor == world.auditor and event.detail["person"] == referral.person_id
+    assert event.actor == world.caseworker and event.detail["person"] == referral.person_id
     pypdf = pytest.importorskip("pypdf")  # text extraction (test extra)
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "José Hernández López" in text
@@ -326,10 +326,57 @@ def test_letter_is_a_real_pdf_with_the_person_and_is_audited(sent):
     assert "IMSS UMF 80" in text
 
 
-def test_letter_needs_view_case(sent):
+def test_letter_needs_the_right_to_refer_in_the_case_s_office(sent):
+    from rumbo.cases.services import case_transfer_decide, case_transfer_request
+
     world, referral = sent
+    # The auditor reads the case but may not print the person's CURP and phone for an institution.
+    for user in (world.auditor, world.jalisco_caseworker):
+        with pytest.raises(PermissionDenied):
+            referral_letter(actor=user, referral=referral)
+    # Once the case moved, the office that sent the referral no longer prints it; the new office does.
+    case = referral.case
+    transfer = case_transfer_request(
+        actor=world.caseworker, case=case, to_office=world.jalisco, reason="Moved"
+    )
+    case_transfer_decide(actor=world.jalisco_caseworker, transfer=transfer, accept=True)
     with pytest.raises(PermissionDenied):
-        referral_letter(actor=world.jalisco_caseworker, referral=referral)
+        referral_letter(actor=world.caseworker, referral=referral)
+    assert referral_letter(actor=world.jalisco_caseworker, referral=referral).startswith(b"%PDF-")
+    assert not _events(Action.REFERRAL_LETTER, referral).filter(actor=world.caseworker).exists()
+
+
+@pytest.mark.parametrize("status", ["cancelled", "rejected"])
+def test_no_letter_for_a_cancelled_or_rejected_referral(sent, status):
+    world, referral = sent
+    referral_update_status(actor=world.caseworker, referral=referral, status=status)
+    with translation.override("en"), pytest.raises(ValidationError) as exc:
+        referral_letter(actor=world.caseworker, referral=referral)
+    assert exc.value.code == "closed" and "letter" in exc.value.messages[0]
+    assert not _events(Action.REFERRAL_LETTER, referral).exists()
+
+
+def test_no_letter_once_the_consent_is_withdrawn(sent):
+    world, referral = sent
+    give_consent(world.caseworker, referral.person, status="withdrawn")
+    with translation.override("en"), pytest.raises(ValidationError) as exc:
+        referral_letter(actor=world.caseworker, referral=referral)
+    assert exc.value.code == "consent"
+    assert exc.value.messages == [
+        "José Hernández López no longer agrees to share data with institutions: the letter cannot be printed."
+    ]
+    assert not _events(Action.REFERRAL_LETTER, referral).exists()
+
+
+def test_a_letter_sent_without_consent_needs_the_right_to_override(setup):
+    world, person, _kid, case, imss = setup
+    referral = referral_send(
+        actor=world.admin, case=case, person=person, offering=imss, override_reason="Urgencia médica"
+    )
+    with pytest.raises(ValidationError) as exc:
+        referral_letter(actor=world.caseworker, referral=referral)
+    assert exc.value.code == "consent"
+    assert referral_letter(actor=world.admin, referral=referral).startswith(b"%PDF-")
 
 
 # --- Ages the offering serves -------------------------------------------------------------------------
@@ -393,3 +440,21 @@ def test_an_approximate_birth_date_is_given_a_year_either_way(setup):
     Person.objects.filter(pk=kid.pk).update(birth_date=None)
     kid.refresh_from_db()
     assert referral_send(actor=world.caseworker, case=case, person=kid, offering=school)
+
+
+def test_an_offering_that_starts_today_at_the_office_may_be_chosen(setup):
+    from rumbo.offices.models import Office
+
+    world, person, _kid, case, _imss = setup
+    give_consent(world.caseworker, person)
+    starts = offering(
+        world,
+        svc=service(world, "curp", need="documents"),
+        inst=institution(world, "Registro Civil"),
+        valid_from=datetime.date(2026, 3, 2),
+    )
+    # 2 March 05:30 UTC: still 1 March in Mexico City (the server's zone), already 2 March in Cancún.
+    Office.objects.filter(pk=world.michoacan.pk).update(time_zone="America/Cancun")
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 5, 30, tzinfo=UTC), tick=False):
+        referral = referral_send(actor=world.caseworker, case=case, person=person, offering=starts)
+    assert referral.offering_id == starts.pk

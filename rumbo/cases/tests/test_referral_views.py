@@ -49,7 +49,7 @@ PERSONAS = ("no_role", "caseworker", "admin", "auditor", "coordinator", "trainer
 MATRIX = [
     ("cases:referral_list", None, "get", (403, 200, 200, 200, 403, 403, 200)),
     ("cases:referral_detail", "referral", "get", (403, 200, 200, 200, 403, 403, 404)),
-    ("cases:referral_letter", "referral", "get", (403, 200, 200, 200, 403, 403, 404)),
+    ("cases:referral_letter", "referral", "get", (403, 200, 200, 403, 403, 403, 404)),
     ("cases:referral_case", "case", "get", (403, 200, 200, 200, 403, 403, 404)),
     ("cases:referral_send", "case", "get", (403, 200, 200, 403, 403, 403, 404)),
     ("cases:referral_status", "referral", "post", (403, 200, 200, 403, 403, 403, 404)),
@@ -209,6 +209,25 @@ def test_letter_is_an_inline_pdf_and_audited(world, s):
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.content)).pages)
     assert "José Hernández López" in text and "Oficio de canalización" in text
     assert AuditEvent.objects.filter(action=Action.REFERRAL_LETTER, object_id=str(s.referral.pk)).count() == 1
+
+
+def test_a_letter_that_may_not_be_printed_goes_back_to_the_referral_with_the_reason(world, s):
+    referral_update_status(actor=world.caseworker, referral=s.referral, status="cancelled")
+    c = client(world, "caseworker")
+    response = c.get(reverse("cases:referral_letter", args=[s.referral.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:referral_detail", args=[s.referral.pk])
+    page = c.get(response["Location"]).content.decode()
+    assert "its letter can no longer be printed" in page
+    assert reverse("cases:referral_letter", args=[s.referral.pk]) not in page
+    assert not AuditEvent.objects.filter(action=Action.REFERRAL_LETTER).exists()
+
+
+def test_the_auditor_sees_no_letter_link(world, s):
+    page = client(world, "auditor").get(reverse("cases:referral_detail", args=[s.referral.pk])).content
+    assert reverse("cases:referral_letter", args=[s.referral.pk]) not in page.decode()
+    panel = client(world, "auditor").get(reverse("cases:referral_case", args=[s.case.pk])).content
+    assert reverse("cases:referral_letter", args=[s.referral.pk]) not in panel.decode()
 
 
 # --- List ---------------------------------------------------------------------------------------------

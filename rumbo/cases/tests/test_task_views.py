@@ -310,3 +310,52 @@ def test_the_case_page_shows_the_followup_panel_without_javascript(world, case, 
     auditor = _client(world, world.auditor).get(reverse("cases:detail", args=[case.pk]))
     assert auditor.status_code == 200 and b'id="case-tasks"' in auditor.content
     assert b'name="outcome"' not in auditor.content
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_case_s_tasks_are_audited_as_a_case_view(world, case, tasks, htmx):
+    from rumbo.audit.models import Action, AuditEvent
+
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = _client(world, world.auditor).get(reverse("cases:task_case", args=[case.pk]), **headers)
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=Action.CASE_VIEW, actor=world.auditor)
+    assert (event.object_type, event.object_id) == ("cases.case", str(case.pk))
+    assert event.office_id == world.michoacan.pk and event.detail["page"] == "tasks"
+
+
+def test_my_tasks_count_days_in_each_task_s_office(world, case, tasks):
+    from rumbo.lib.testing.factories import MembershipFactory, OfficeFactory
+    from rumbo.offices.models import Role
+    from rumbo.offices.permissions import forget
+
+    # Lucía also works at an office in Cancún. Pages show the time of her first office; "today" of a
+    # task is its own office's.
+    cancun = OfficeFactory(
+        name="OFAM Quintana Roo", code="ofam-qroo", parent=world.conofam, time_zone="America/Cancun"
+    )
+    MembershipFactory(user=world.caseworker, office=cancun, role=Role.CASEWORKER)
+    forget(world.caseworker)
+    there = h.case(cancun, h.person(world.caseworker, cancun), worker=world.caseworker, opened_at=OPENED)
+    here_task, there_task = (
+        task_create(
+            actor=world.caseworker,
+            case=c,
+            title=title,
+            due_on=date(2026, 2, 28),
+            assigned_to=world.caseworker,
+        )
+        for c, title in ((case, "Call in Morelia"), (there, "Call in Cancún"))
+    )
+    # 1 March 05:30 UTC: still 28 February in Mexico City (Michoacán), 1 March in Cancún.
+    with time_machine.travel(datetime(2026, 3, 1, 5, 30, tzinfo=UTC), tick=False):
+        client = _client(world, world.caseworker)
+        everything = client.get(reverse("cases:task_mine"))
+        overdue = client.get(reverse("cases:task_mine"), {"when": "overdue"})
+        due_today = client.get(reverse("cases:task_mine"), {"when": "today"})
+    assert everything.context["counts"] == {"overdue": 2, "today": 1}
+    rows = {t.pk: t for t in everything.context["page"].object_list}
+    assert rows[there_task.pk].is_overdue and not rows[here_task.pk].is_overdue
+    assert rows[here_task.pk].is_due_today and not rows[there_task.pk].is_due_today
+    assert _titles(overdue) == [tasks[0].title, there_task.title]
+    assert _titles(due_today) == [here_task.title]

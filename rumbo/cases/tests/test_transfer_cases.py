@@ -21,9 +21,11 @@ from rumbo.cases.services import (
     case_transfer_cancel,
     case_transfer_decide,
     case_transfer_request,
+    case_update,
     return_record,
 )
 from rumbo.cases.tests.casework_utils import make_family, open_case
+from rumbo.lib.testing.api import token_client
 from rumbo.lib.testing.factories import OfficeFactory, member
 from rumbo.offices.models import Office, Role
 from rumbo.people.models import Person
@@ -155,6 +157,41 @@ def test_persons_in_other_open_cases_block_the_request(world):
     assert case_transfer_request(actor=world.caseworker, case=case, to_office=world.jalisco, reason="Moved")
 
 
+def test_accepting_checks_again_for_other_open_cases(world):
+    # The check at request time is not enough: a case of the same persons may be reopened meanwhile.
+    family = make_family(world.caseworker, world.michoacan, children=1)
+    case = open_case(world.caseworker, family.parent, members=family.children)
+    child_case = open_case(world.caseworker, family.children[0])
+    case_set_status(actor=world.caseworker, case=child_case, status="closed", reason="Done")
+    transfer = case_transfer_request(
+        actor=world.caseworker, case=case, to_office=world.jalisco, reason="Moved"
+    )
+    case_set_status(actor=world.caseworker, case=child_case, status="reopened", reason="Back")
+    with pytest.raises(ValidationError) as exc:
+        case_transfer_decide(actor=world.jalisco_caseworker, transfer=transfer, accept=True)
+    assert exc.value.code == "other_cases" and child_case.number in exc.value.messages[0]
+    assert Case._base_manager.get(pk=case.pk).office_id == world.michoacan.pk
+    assert Person._base_manager.get(pk=family.children[0].pk).office_id == world.michoacan.pk
+    assert CaseTransfer.objects.get(pk=transfer.pk).status == CaseTransfer.Status.REQUESTED
+    # Rejecting is still possible: it moves nothing.
+    case_transfer_decide(actor=world.jalisco_caseworker, transfer=transfer, accept=False, note="Not yet")
+
+
+def test_no_case_opens_for_a_person_whose_case_waits_for_a_transfer(world):
+    family = make_family(world.caseworker, world.michoacan, children=1)
+    case = open_case(world.caseworker, family.parent, members=family.children)
+    transfer = case_transfer_request(
+        actor=world.caseworker, case=case, to_office=world.jalisco, reason="Moved"
+    )
+    for person in (family.parent, family.children[0]):
+        with pytest.raises(ValidationError) as exc:
+            open_case(world.caseworker, person)
+        assert case.number in exc.value.message_dict["person"][0]
+    assert Case._base_manager.count() == 1
+    case_transfer_cancel(actor=world.caseworker, transfer=transfer)
+    assert open_case(world.caseworker, family.children[0]).pk
+
+
 def test_only_the_receiving_office_decides_and_the_sender_may_withdraw(world):
     family = make_family(world.caseworker, world.michoacan, children=0)
     case = open_case(world.caseworker, family.parent)
@@ -229,6 +266,68 @@ def test_the_sending_office_reads_only_its_own_rows(world, moved):
     assert event.detail["past_office"] == world.michoacan.pk
 
 
+def test_the_sending_office_sees_the_case_as_it_left(world, moved):
+    """The receiving office's changes to the case itself (summary, needs, members, worker, status and its
+    reason) are its own: the sending office keeps reading the case as it was when it left."""
+    case, family = moved["case"], moved["family"]
+    case_update(
+        actor=world.jalisco_caseworker,
+        case=case,
+        summary="Resumen de Jalisco",
+        needs={"health": "Nota de necesidad de Jalisco", "housing": "Albergue en Jalisco"},
+        members=[],
+        assigned_to=world.jalisco_caseworker,
+    )
+    case_set_status(actor=world.jalisco_caseworker, case=case, status="closed", reason="Cerrado por Jalisco")
+    theirs = (
+        "Resumen de Jalisco",
+        "Nota de necesidad de Jalisco",
+        "Albergue en Jalisco",
+        "Cerrado por Jalisco",
+    )
+
+    response = world.client_for(world.caseworker).get(reverse("cases:detail", kwargs={"pk": case.pk}), **EN)
+    page = response.content.decode()
+    assert not [text for text in theirs if text in page]
+    assert "Returned last week." in page and "IMSS" in page and "Housing" not in page
+    shown = response.context["case"]
+    assert (shown.status, shown.closed_at, shown.assigned_to) == ("open", None, world.caseworker)
+    assert [m.pk for m in response.context["detail"].members] == sorted(c.pk for c in family.children)
+    listed = world.client_for(world.caseworker).get(reverse("cases:list"), {"status": "transferred"}, **EN)
+    assert [(c.status, c.assigned_to) for c in listed.context["page"].cases] == [("open", world.caseworker)]
+
+    api = token_client(world.caseworker).get(reverse("api-cases-detail", kwargs={"pk": case.pk}))
+    assert api.status_code == 200
+    body = api.json()
+    assert not [text for text in theirs if text in api.content.decode()]
+    assert body["read_only"] is True
+    assert (body["summary"], body["status"], body["status_reason"]) == ("Returned last week.", "open", "")
+    assert body["assigned_to"] == world.caseworker.username and body["closed_at"] is None
+    assert {n["need"]: n["note"] for n in body["needs"]} == {"documents": "", "health": "IMSS"}
+    assert body["members"] == sorted(c.pk for c in family.children)
+
+    # The receiving office sees its own values.
+    own = (
+        token_client(world.jalisco_caseworker).get(reverse("api-cases-detail", kwargs={"pk": case.pk})).json()
+    )
+    assert (own["summary"], own["status_reason"], own["members"]) == ("Resumen de Jalisco", theirs[3], [])
+
+
+def test_a_past_office_without_a_record_of_the_case_as_it_left_sees_none_of_it(world, moved):
+    """Transfers accepted before the case was recorded as it left: what the case says now is hidden."""
+    case = moved["case"]
+    CaseAccess.objects.filter(case=case).update(snapshot={})
+    case_update(
+        actor=world.jalisco_caseworker, case=case, summary="Resumen de Jalisco", needs={"work": "Jalisco"}
+    )
+    page = world.client_for(world.caseworker).get(reverse("cases:detail", kwargs={"pk": case.pk}), **EN)
+    text = page.content.decode()
+    assert "Resumen de Jalisco" not in text and "Returned last week." not in text and "Work" not in text
+    assert page.context["detail"].members == [] and page.context["case"].assigned_to is None
+    body = token_client(world.caseworker).get(reverse("api-cases-detail", kwargs={"pk": case.pk})).json()
+    assert (body["summary"], body["needs"], body["members"], body["assigned_to"]) == ("", [], [], None)
+
+
 def test_a_third_office_sees_nothing(world, moved):
     client = world.client_for(_third_office_user(world))
     case = moved["case"]
@@ -271,3 +370,42 @@ def test_transfer_pages(world):
     assert Case._base_manager.get(pk=case.pk).office_id == world.jalisco.pk
     assert receiver.get(decide, **EN).status_code == 302  # answered already
     assert Office.objects.get(pk=world.jalisco.pk).is_active
+
+
+def test_the_transfer_page_is_audited_as_a_case_view_of_the_receiving_office(world):
+    family = make_family(world.caseworker, world.michoacan, children=1)
+    case = open_case(world.caseworker, family.parent, members=family.children)
+    transfer = case_transfer_request(
+        actor=world.caseworker, case=case, to_office=world.jalisco, reason="Moved"
+    )
+    receiver = world.client_for(world.jalisco_caseworker)
+    page = receiver.get(reverse("cases:transfer_decide", kwargs={"pk": transfer.pk}), **EN)
+    assert page.status_code == 200
+    event = AuditEvent.objects.get(action=Action.CASE_VIEW, actor=world.jalisco_caseworker)
+    assert event.office_id == world.jalisco.pk
+    assert (event.object_type, event.object_id) == ("cases.case", str(case.pk))
+    assert event.detail["transfer"] == transfer.pk
+
+
+def test_the_transfers_page_pages_the_inbox_and_the_whole_history(world):
+    from rumbo.cases.tests import task_helpers as h
+
+    who = h.person(world.caseworker, world.michoacan)
+    for _ in range(55):
+        CaseTransfer.objects.create(
+            case=h.case(world.michoacan, who),
+            from_office=world.michoacan,
+            to_office=world.jalisco,
+            reason="x",
+        )
+    receiver = world.client_for(world.jalisco_caseworker)
+    url = reverse("cases:transfers")
+    first = receiver.get(url, **EN)
+    assert len(first.context["inbox"].object_list) == 25 and first.context["inbox"].paginator.count == 55
+    assert len(first.context["history"].object_list) == 25 and first.context["history"].paginator.count == 55
+    page = first.content.decode()
+    assert "inbox_page=2" in page and "page=2" in page
+    last = receiver.get(url, {"inbox_page": 3, "page": 3}, **EN)
+    assert len(last.context["inbox"].object_list) == 5 and len(last.context["history"].object_list) == 5
+    # Past the end (or nonsense): the last page, not an error.
+    assert receiver.get(url, {"inbox_page": 99, "page": "x"}, **EN).status_code == 200

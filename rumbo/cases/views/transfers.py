@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,12 +14,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rumbo.cases.forms import TransferDecideForm, TransferRequestForm, add_service_errors
 from rumbo.cases.models import CaseNeed, CaseTransfer
 from rumbo.cases.selectors import case_get, transfer_get, transfer_inbox, transfers_of_offices
-from rumbo.cases.services import case_transfer_cancel, case_transfer_decide, case_transfer_request
+from rumbo.cases.services import (
+    case_record_view,
+    case_transfer_cancel,
+    case_transfer_decide,
+    case_transfer_request,
+)
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, member_office_ids, offices_with_perm, require, require_any
 from rumbo.people.models import Person
 
-HISTORY_SIZE = 50
+PAGE_SIZE = 25
 
 
 @login_required
@@ -48,15 +54,18 @@ def transfer_request_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def transfer_list_view(request: HttpRequest) -> HttpResponse:
-    """Transfers waiting for the user's offices to answer, and the history of transfers to and from them."""
+    """Transfers waiting for the user's offices to answer (oldest first), and the history of transfers to
+    and from them (newest first): each list in pages of its own (``inbox_page``, ``page``)."""
     require_any(request.user, Perm.VIEW_CASE)
+    inbox = Paginator(transfer_inbox(request.user), PAGE_SIZE).get_page(request.GET.get("inbox_page"))
+    history = Paginator(transfers_of_offices(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "cases/transfers.html",
         {
-            "inbox": list(transfer_inbox(request.user)),
+            "inbox": inbox,
             "can_decide": bool(offices_with_perm(request.user, Perm.TRANSFER_CASE)),
-            "history": list(transfers_of_offices(request.user)[:HISTORY_SIZE]),
+            "history": history,
         },
     )
 
@@ -87,6 +96,10 @@ def transfer_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Transfer rejected."))
             return redirect("cases:transfers")
     case = transfer.case
+    # The receiving office reads the case before it owns it: audited as its read.
+    case_record_view(
+        actor=request.user, case=case, office=transfer.to_office, detail={"transfer": transfer.pk}
+    )
     return render(
         request,
         "cases/transfer_decide.html",
