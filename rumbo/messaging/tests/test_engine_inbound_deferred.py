@@ -99,11 +99,21 @@ def test_a_failing_batch_is_rolled_back_whole_and_applied_by_the_next_drain(sent
 def test_a_call_that_cannot_be_applied_is_set_aside_and_the_others_are_applied(sent, deferred):  # noqa: F811
     _world, sms, _email, ana, beto, *_ = sent
     _call(sms, [{"kind": "reply", "sender": ana.phones.get().e164, "body": "antes"}])
-    # Stored before the adapters checked ids: a receipt whose id no database integer can hold.
+    # Stored before the adapters checked ids: a receipt whose id no database integer can hold. SQLite's
+    # driver refuses it (OverflowError), PostgreSQL's compares it as a numeric: the failure is made the same
+    # on both, raised by whatever applies the call holding it.
     big = InboundEvent(kind=InboundKind.RECEIPT, message_id=10**22, receipt_status=ReceiptStatus.DELIVERED)
     inbound_services.store_pending(channel=sms, events=[big])
     _call(sms, [{"kind": "reply", "sender": beto.phones.get().e164, "body": "después"}])
-    assert ingest_pending() == 2
+    apply = inbound_services.record_events
+
+    def refusing(*, channel, events):
+        if any(e.message_id == 10**22 for e in events):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return apply(channel=channel, events=events)
+
+    with mock.patch.object(inbound_services, "record_events", side_effect=refusing):
+        assert ingest_pending() == 2
     assert sorted(Inbound.objects.values_list("body", flat=True)) == ["antes", "después"]
     poisoned = InboundPending.objects.get()  # kept for inspection, out of the way of later drains
     assert poisoned.failed_at is not None and poisoned.error
