@@ -321,6 +321,9 @@ RUMBO_MESSAGING_OPT_OUT_WORDS = env_list("RUMBO_MESSAGING_OPT_OUT_WORDS", ["BAJA
 # off, each call is applied before it is answered.
 RUMBO_MESSAGING_DEFERRED_INGEST = env_bool("RUMBO_MESSAGING_DEFERRED_INGEST", True)
 RUMBO_MESSAGING_WEBHOOK_CACHE_SECONDS = env_int("RUMBO_MESSAGING_WEBHOOK_CACHE_SECONDS", 10)
+# Webhook calls that could not be applied are set aside for inspection (senders' numbers and texts): the sweep
+# deletes them after this many days.
+RUMBO_MESSAGING_SET_ASIDE_DAYS = env_int("RUMBO_MESSAGING_SET_ASIDE_DAYS", 30)
 
 # --- API schema: names of enums that share a field name ("kind") in several components ---------------
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {

@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -46,6 +45,7 @@ from rumbo.cases.services.directory import (
 )
 from rumbo.cases.services.procedures import procedure_kind_create, procedure_kind_update
 from rumbo.cases.services.referrals import offering_is_current
+from rumbo.cases.services.tasks import office_today
 from rumbo.offices.forms import apply_service_errors
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, offices_with_perm, require_any
@@ -150,7 +150,7 @@ def institution_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """An institution with every offering, current and past."""
     require_any(request.user, Perm.VIEW_CASE)
     institution = institution_get(request.user, pk)
-    today = timezone.localdate()
+    today = office_today(institution.office)
     offerings = [
         (o, offering_is_current(o, today) if institution.is_active else False)
         for o in institution_offerings(institution)
@@ -254,9 +254,8 @@ def offering_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a service offered by the institution ``pk``."""
     require_any(request.user, Perm.MANAGE_DIRECTORY)
     institution = institution_get(request.user, pk, Perm.MANAGE_DIRECTORY)
-    form = OfferingForm(
-        request.POST or None, office_id=institution.office_id, initial={"valid_from": timezone.localdate()}
-    )
+    today = office_today(institution.office)
+    form = OfferingForm(request.POST or None, office_id=institution.office_id, initial={"valid_from": today})
     done = _submit(
         request,
         form,

@@ -31,7 +31,7 @@ from django_tasks import task
 
 from rumbo.messaging.models import Channel, Message, MessageStatus
 from rumbo.messaging.services.dispatch import expire_due, send_messages
-from rumbo.messaging.services.inbound import ingest_pending
+from rumbo.messaging.services.inbound import ingest_pending, purge_set_aside
 
 logger = logging.getLogger(__name__)
 
@@ -146,14 +146,17 @@ def sweep(*, grace_seconds: int | None = None) -> dict[str, Any]:
     channels = stalled_channels(grace_seconds=grace_seconds)
     for channel_id in channels:
         send_due.enqueue(channel_id=channel_id)
-    if expired or channels or ingested:
+    purged = purge_set_aside()
+    if expired or channels or ingested or purged:
         logger.info(
-            "messaging sweep: %s expired, %s webhook calls applied, drains enqueued for channels %s",
+            "messaging sweep: %s expired, %s webhook calls applied, drains enqueued for channels %s,"
+            " %s set-aside calls deleted",
             expired,
             ingested,
             channels,
+            purged,
         )
-    return {"expired": expired, "drains": channels, "ingested": ingested}
+    return {"expired": expired, "drains": channels, "ingested": ingested, "purged": purged}
 
 
 def sweep_interval() -> float:

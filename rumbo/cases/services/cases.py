@@ -31,7 +31,8 @@ from rumbo.cases.models import (
     Priority,
     ReturnEvent,
 )
-from rumbo.cases.services.returns import household_companions, office_today
+from rumbo.cases.services.returns import household_companions
+from rumbo.cases.services.tasks import office_today
 from rumbo.cases.services.transfers import cases_waiting_for_transfer
 from rumbo.offices.models import Office
 from rumbo.offices.permissions import Perm, has_perm, require

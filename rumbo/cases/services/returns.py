@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import zoneinfo
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from rumbo.cases.models import (
     ReturnHow,
     ReturnPoint,
 )
+from rumbo.cases.services.tasks import office_today
 from rumbo.geo.models import AdminArea
 from rumbo.lib.validation import FieldErrors, clean_text, valid_choice
 from rumbo.offices.models import Office
@@ -133,15 +133,6 @@ def return_point_add(
 
 
 # --- Shared checks -------------------------------------------------------------------------------------
-
-
-def office_today(office: Office) -> datetime.date:
-    """Today in the office's time zone (a return "today" must not be refused as future at 23:00)."""
-    try:
-        tz = zoneinfo.ZoneInfo(office.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("America/Mexico_City")
-    return timezone.localdate(timezone=tz)
 
 
 def check_past_date(value: Any, *, today: datetime.date, required: bool) -> datetime.date | None:

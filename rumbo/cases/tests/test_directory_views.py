@@ -236,3 +236,23 @@ def test_the_institutions_are_on_a_map_at_their_place_or_their_municipality(worl
     # Another office's directory draws no map of Michoacán's institutions.
     other = client(world, "jalisco_caseworker").get(reverse("cases:directory_institutions"))
     assert other.context["map"] is None and "<svg" not in other.content.decode()
+
+
+def test_a_new_offering_starts_on_the_institution_offices_date(world, s):
+    """An admin of two offices sees pages in the time of the first; a new offering of an institution in
+    the other starts on that office's date."""
+    from rumbo.lib.testing.factories import MembershipFactory, OfficeFactory
+    from rumbo.offices.models import Role
+    from rumbo.offices.permissions import forget
+
+    cancun = OfficeFactory(
+        name="OFAM Quintana Roo", code="ofam-qroo", parent=world.conofam, time_zone="America/Cancun"
+    )
+    MembershipFactory(user=world.admin, office=cancun, role=Role.OFFICE_ADMIN)
+    forget(world.admin)
+    there = institution(world, "Hospital General de Cancún", office=cancun)
+    # 2 March 05:30 UTC: still 1 March in Mexico City (Michoacán, the admin's first office), 2 March in Cancún.
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 5, 30, tzinfo=UTC), tick=False):
+        page = client(world, "admin").get(reverse("cases:directory_offering_create", args=[there.pk]))
+    assert page.status_code == 200
+    assert page.context["form"].initial["valid_from"] == datetime.date(2026, 3, 2)

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from rumbo.audit.models import Action, AuditEvent
 from rumbo.cases.models import ArrivalEvent, ReturnEvent, ReturnPoint
 from rumbo.cases.services import arrival_record, return_point_add, return_record
-from rumbo.cases.services.returns import load_return_points, office_today
+from rumbo.cases.services.returns import load_return_points
+from rumbo.cases.services.tasks import office_today
 from rumbo.cases.tests.casework_utils import make_family
 from rumbo.geo.models import AdminArea
 from rumbo.people.tests.utils import make_person

@@ -506,5 +506,16 @@ def _apply_calls(channel: Channel, calls: list[InboundPending]) -> dict[int, str
     return failed
 
 
+def purge_set_aside(*, now: datetime.datetime | None = None) -> int:
+    """Delete the webhook calls set aside (see :func:`ingest_pending`) more than
+    ``RUMBO_MESSAGING_SET_ASIDE_DAYS`` ago: they hold senders' numbers and texts, kept for inspection, not
+    for ever. Returns how many were deleted."""
+    days = int(getattr(settings, "RUMBO_MESSAGING_SET_ASIDE_DAYS", 30))
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
+    with scopes_disabled():
+        deleted, _ = InboundPending.objects.filter(failed_at__lt=cutoff).delete()
+    return deleted
+
+
 def pending_count() -> int:
     return InboundPending.objects.count()

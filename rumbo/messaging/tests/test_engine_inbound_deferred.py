@@ -217,3 +217,22 @@ def test_the_drain_is_a_delayed_task_of_the_database_backend(deferred):
     task = DBTaskResult.objects.get()
     assert task.task_path.endswith("ingest_inbound") and task.queue_name == "messaging"
     assert task.run_after is not None
+
+
+def test_calls_set_aside_are_deleted_by_the_sweep_after_the_retention(sent, deferred, settings):  # noqa: F811
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    settings.RUMBO_MESSAGING_SET_ASIDE_DAYS = 30
+    _world, sms, *_ = sent
+    for body in ("uno", "dos"):
+        _call(sms, [{"kind": "reply", "sender": "+5215550000000", "body": body}])
+    old, recent = InboundPending.objects.order_by("pk")
+    now = timezone.now()
+    InboundPending.objects.filter(pk=old.pk).update(failed_at=now - timedelta(days=31), error="X")
+    InboundPending.objects.filter(pk=recent.pk).update(failed_at=now - timedelta(days=29), error="Y")
+    with time_machine.travel(now, tick=False):
+        assert messaging_tasks.sweep()["purged"] == 1
+    assert list(InboundPending.objects.values_list("pk", flat=True)) == [recent.pk]
